@@ -1,0 +1,75 @@
+"""The `edgevit` command line: one typer app; each stage registers its commands from `edgevit.commands`.
+
+Heavy imports (torch, converters, runtimes) happen inside the command functions, so `edgevit --help`
+is instant and works on a device without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from edgevit import __version__
+from edgevit.errors import EdgevitError
+
+app = typer.Typer(
+    name="edgevit",
+    help="Tiny vision transformers from training to a phone or a Raspberry Pi.\n\n"
+    "Typical path: edgevit train -> edgevit export -> edgevit bench / edgevit predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+# Each module exposes register(app); one module per stage, so stages can grow independently.
+COMMAND_MODULES = (
+    "edgevit.commands.models",
+    "edgevit.commands.train",
+    "edgevit.commands.export",
+    "edgevit.commands.bench",
+    "edgevit.commands.predict",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"edgevit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Tiny vision transformers from training to a phone or a Raspberry Pi."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one clear error line on stderr and exit non-zero."""
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: user errors become one line and exit code 1, never a traceback."""
+    try:
+        app(args=argv, prog_name="edgevit")
+    except EdgevitError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,14 @@
+"""`edgevit predict`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+import typer
+
+from edgevit.commands import not_built
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("predict", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def _placeholder(ctx: typer.Context) -> None:
+        """Not built yet."""
+        not_built("predict", "see the open issues")
