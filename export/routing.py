@@ -1,0 +1,182 @@
+"""Static routing: swap every MoE layer (and attention) for its export form, like re-parameterisation.
+
+`to_static(model, routing)` returns a copy of `model` in eval mode whose forward has fixed shapes and no
+data-dependent control flow, computing the function the eval-mode PyTorch model computes:
+
+- `SharedSwiGLUMoE` (token-level top-k, mMoE-ViT) -> `StaticTokenMoE`: the router's clean logits, top-k by k
+  rounds of argmax with comparison one-hots (no `torch.topk`: TFLite's interpreter rejects the STABLEHLO_SORT it
+  can lower to; no `F.one_hot`), a dense gate vector, then the shared-V/W2 identity (`xV`, `W2` once per token,
+  all `W_e` in one matmul). Token-level gathers cost far more than the one stacked matmul on every runtime
+  measured (TOOLCHAIN.md), so this one form serves both `static` and `dense` routing.
+- `PerImageRouter` (Mobile V-MoE) -> `StaticImageRouter`: softmax, then argmax-top-k on the class (or mean) token.
+- `PerImageExperts` -> `GatherImageExperts` (`static`: the k chosen experts' stacked weights gathered with
+  `index_select`, batched matmul, so only k experts' FLOPs run) or `DenseImageExperts` (`dense`: every expert for
+  every image, combined with a dense gate vector that is zero off the chosen experts; for converters that reject
+  gather, and for comparison).
+- `Attention.exportable = True`: explicit matmul-softmax instead of fused SDPA (kv heads are already repeated).
+
+Ties: argmax rounds pick the lowest expert index among equal scores. `torch.topk` breaks exact ties
+arbitrarily, so a router with exactly tied logits (a zero-initialised, untrained router) is ill-defined in
+eager PyTorch; trained routers have no exact ties.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgevit.models.layers.attention import Attention
+from edgevit.models.layers.moe import PerImageExperts, PerImageRouter, SharedSwiGLUMoE
+
+ROUTINGS = ("static", "dense")
+
+
+def argmax_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top-k over the last dim by k argmax rounds -> values (..., k), indices (..., k), one-hots (..., k, E).
+
+    Masked scores are pushed below the row minimum (no large constants: safe in fp16). Ties go to the lowest index.
+    """
+    num = scores.shape[-1]
+    ar = torch.arange(num, device=scores.device)
+    floor = scores.amin(dim=-1, keepdim=True) - 1.0
+    cur = scores
+    vals, idxs, hots = [], [], []
+    for _ in range(k):
+        i = cur.argmax(dim=-1)  # (...)
+        hot = i.unsqueeze(-1) == ar  # (..., E) bool, comparison one-hot
+        vals.append((scores * hot.to(scores.dtype)).sum(-1))
+        idxs.append(i)
+        hots.append(hot)
+        cur = torch.where(hot, floor, cur)
+    return torch.stack(vals, -1), torch.stack(idxs, -1), torch.stack(hots, -2).to(scores.dtype)
+
+
+class StaticTokenMoE(nn.Module):
+    """Export form of `SharedSwiGLUMoE`: dense gates from argmax-top-k, one stacked matmul for all W_e."""
+
+    def __init__(self, moe: SharedSwiGLUMoE) -> None:
+        super().__init__()
+        self.num_experts, self.hidden, self.top_k = moe.num_experts, moe.hidden, moe.router.top_k
+        self.w_gate, self.w_experts, self.v, self.w2 = moe.router.w_gate, moe.w_experts, moe.v, moe.w2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, D = x.shape
+        flat = x.reshape(B * N, D)
+        vals, _, hots = argmax_topk(self.w_gate(flat), self.top_k)  # (T, k), (T, k, E)
+        gates = (vals.softmax(-1).unsqueeze(-1) * hots).sum(-2)  # (T, E) dense, k non-zeros
+        h = F.silu(self.w_experts(flat)).view(B * N, self.num_experts, self.hidden)
+        mixed = (gates.unsqueeze(-1) * h).sum(1)
+        return self.w2(mixed * self.v(flat)).view(B, N, D)
+
+
+class StaticImageRouter(nn.Module):
+    """Export form of `PerImageRouter`: same (indices, gates) as eval, top-k by argmax rounds, no bookkeeping."""
+
+    def __init__(self, router: PerImageRouter) -> None:
+        super().__init__()
+        self.num_experts, self.top_k, self.source = router.num_experts, router.top_k, router.source
+        self.norm, self.proj = router.norm, router.proj
+
+    def forward(self, tokens: torch.Tensor, has_cls: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        feat = tokens[:, 0] if (self.source == "cls" and has_cls) else tokens[:, int(has_cls):].mean(1)
+        probs = self.proj(self.norm(feat)).softmax(-1)  # (B, E)
+        gates, idx, _ = argmax_topk(probs, self.top_k)
+        return idx, gates
+
+
+class GatherImageExperts(nn.Module):
+    """Per-image experts, static: gather the k chosen experts' stacked weights, batched matmul (k experts' FLOPs)."""
+
+    def __init__(self, experts: PerImageExperts) -> None:
+        super().__init__()
+        self.num_experts = experts.num_experts
+        self.w1, self.b1, self.w2, self.b2 = experts.w1, experts.b1, experts.w2, experts.b2
+
+    def forward(self, x: torch.Tensor, idx: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        B, k = idx.shape
+        flat = idx.reshape(-1)
+        _, D, H = self.w1.shape
+        w1 = self.w1.index_select(0, flat).view(B, k, D, H)
+        b1 = self.b1.index_select(0, flat).view(B, k, 1, H)
+        w2 = self.w2.index_select(0, flat).view(B, k, H, D)
+        b2 = self.b2.index_select(0, flat).view(B, k, 1, D)
+        h = F.gelu(x.unsqueeze(1) @ w1 + b1)  # (B, k, N, H)
+        y = h @ w2 + b2  # (B, k, N, D)
+        return (gates.view(B, k, 1, 1) * y).sum(1)
+
+
+class DenseImageExperts(nn.Module):
+    """Per-image experts, dense fallback: every expert for every image, masked by a dense gate vector."""
+
+    def __init__(self, experts: PerImageExperts) -> None:
+        super().__init__()
+        self.num_experts = experts.num_experts
+        self.w1, self.b1, self.w2, self.b2 = experts.w1, experts.b1, experts.w2, experts.b2
+
+    def forward(self, x: torch.Tensor, idx: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        E = self.num_experts
+        hot = (idx.unsqueeze(-1) == torch.arange(E, device=idx.device)).to(gates.dtype)  # (B, k, E)
+        dense = (gates.unsqueeze(-1) * hot).sum(1)  # (B, E)
+        h = F.gelu(x.unsqueeze(1) @ self.w1 + self.b1.unsqueeze(1))  # (B, E, N, H)
+        y = h @ self.w2 + self.b2.unsqueeze(1)  # (B, E, N, D)
+        return (dense[:, :, None, None] * y).sum(1)
+
+
+def _swap(model: nn.Module, routing: str) -> int:
+    """Replace MoE submodules in place; returns how many were swapped."""
+    swapped = 0
+    for name, child in list(model.named_children()):
+        if isinstance(child, SharedSwiGLUMoE):
+            new: nn.Module | None = StaticTokenMoE(child)
+        elif isinstance(child, PerImageRouter):
+            new = StaticImageRouter(child)
+        elif isinstance(child, PerImageExperts):
+            new = GatherImageExperts(child) if routing == "static" else DenseImageExperts(child)
+        else:
+            new = None
+        if new is not None:
+            setattr(model, name, new)
+            swapped += 1
+        else:
+            swapped += _swap(child, routing)
+    return swapped
+
+
+def to_static(model: nn.Module, routing: str = "static") -> nn.Module:
+    """A copy of `model` in its export form (eval mode, static MoE routing, explicit attention).
+
+    The copy shares no state with `model` (the original keeps training). `routing` is recorded on the result as
+    `edgevit_routing`: `static` / `dense` for MoE models, `none` for dense ones.
+    """
+    if routing not in ROUTINGS:
+        raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
+    static = copy.deepcopy(model).eval()
+    for p in static.parameters():
+        p.requires_grad_(False)
+    n = _swap(static, routing)
+    for m in static.modules():
+        if isinstance(m, Attention):
+            m.exportable = True
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    static.edgevit_routing = routing if n else "none"
+    return static
+
+
+def routing_of(model: nn.Module) -> str:
+    return str(getattr(model, "edgevit_routing", "none"))
+
+
+def expert_tensors(model: nn.Module) -> dict[str, list[torch.Tensor]]:
+    """Each MoE layer's per-expert weight tensors (from the eager model or its static form), for graph checks."""
+    out: dict[str, list[torch.Tensor]] = {}
+    for name, m in model.named_modules():
+        if isinstance(m, SharedSwiGLUMoE | StaticTokenMoE):
+            w = m.w_experts.weight.detach().view(m.num_experts, m.hidden, -1)
+            out[name] = [w[e] for e in range(m.num_experts)]
+        elif isinstance(m, PerImageExperts | GatherImageExperts | DenseImageExperts):
+            out[name] = [torch.cat([m.w1[e].flatten(), m.w2[e].flatten()]).detach() for e in range(m.num_experts)]
+    return out

@@ -1,0 +1,189 @@
+"""Reports over bench results: a terminal table (ultralytics-style), a markdown table, a PNG plot (latency vs
+accuracy), and merging result files from several machines (`edgevit bench report DIR...`).
+
+matplotlib is optional (a Pi may not have it): `plot` returns None and says why instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edgevit.errors import EdgevitError
+from edgevit.runtimes.bench import SCHEMA
+
+COLUMNS = ("Model", "Format", "Runtime", "Precision", "Threads", "Machine", "Status", "Size (MB)", "Accuracy",
+           "Top-1 agree", "ms/img p50", "ms/img p90", "FPS")
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def status_cell(r: dict[str, Any]) -> str:
+    if r.get("status") == "ok":
+        return "✅"
+    if r.get("status") == "unsupported":
+        return "❌ needs macOS" if "macOS" in str(r.get("error")) else "❌ unsupported"
+    return "❌"
+
+
+def per_image_ms(r: dict[str, Any], key: str) -> tuple[float | None, bool]:
+    """(ms per image at `key`, estimated?) — falls back to the mean where a tool reports no percentiles."""
+    lat = r.get("latency_ms") or {}
+    batch = max(int(r.get("batch") or 1), 1)
+    v, est = lat.get(key), False
+    if v is None and key == "p50" and lat.get("mean") is not None:
+        v, est = lat["mean"], True
+    return (None if v is None else float(v) / batch), est
+
+
+def fps(r: dict[str, Any]) -> float | None:
+    tp = r.get("throughput_ips") or {}
+    v = tp.get(str(r.get("batch") or 1))
+    if v is None:
+        ms, _ = per_image_ms(r, "p50")
+        v = 1000.0 / ms if ms else None
+    return v
+
+
+def row(r: dict[str, Any]) -> list[str]:
+    rt = r.get("runtime") or {}
+    p50, est = per_image_ms(r, "p50")
+    p90, _ = per_image_ms(r, "p90")
+    size = r.get("size_bytes")
+    acc = r.get("accuracy")
+    agree = r.get("top1_agreement")
+    return [str(r.get("model") or "?"), str(r.get("format") or "?"),
+            f"{rt.get('name') or '?'} {rt.get('version') or ''}".strip(), str(r.get("precision") or "?"),
+            str(rt.get("threads") or "auto"), str((r.get("machine") or {}).get("name") or "?"), status_cell(r),
+            _fmt(None if size is None else size / 1e6, ".3f"), _fmt(None if acc is None else acc * 100, ".2f"),
+            _fmt(None if agree is None else agree * 100, ".1f"),
+            _fmt(p50, ".3f") + ("*" if est and p50 is not None else ""), _fmt(p90, ".3f"), _fmt(fps(r), ".1f")]
+
+
+def _footnotes(results: list[dict[str, Any]]) -> list[str]:
+    from edgevit.runtimes.bench import error_line
+
+    notes = [f"{status_cell(r)} {error_line(r)}" for r in results if r.get("status") != "ok"]
+    if any(per_image_ms(r, "p50")[1] for r in results):
+        notes.append("* mean (the tool reports no percentiles)")
+    return notes
+
+
+def sort_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order = {"torch": 0, "onnx": 1, "tflite": 2, "coreml": 3, "executorch": 4}
+    return sorted(results, key=lambda r: (str(r.get("model")), str((r.get("machine") or {}).get("name")),
+                                          order.get(str((r.get("runtime") or {}).get("name")), 9),
+                                          str(r.get("precision")), str((r.get("runtime") or {}).get("threads"))))
+
+
+def render_table(results: list[dict[str, Any]], title: str = "edgevit bench") -> Any:
+    """A rich Table (print it with a rich Console)."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left")
+    for c in COLUMNS:
+        t.add_column(c, justify="right" if c in ("Size (MB)", "Accuracy", "Top-1 agree", "ms/img p50",
+                                                 "ms/img p90", "FPS", "Threads") else "left")
+    for r in sort_results(results):
+        t.add_row(*row(r))
+    notes = _footnotes(results)
+    if notes:
+        t.caption = "\n".join(notes)
+    return t
+
+
+def to_markdown(results: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |",
+             "|" + "|".join("---:" if c not in ("Model", "Format", "Runtime", "Precision", "Machine", "Status")
+                            else "---" for c in COLUMNS) + "|"]
+    for r in sort_results(results):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row(r)) + " |")
+    machines = {}
+    for r in results:
+        m = r.get("machine") or {}
+        machines[m.get("name")] = f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('arch')}, {m.get('os')}"
+    lines.append("")
+    lines += [f"- machine `{k}`: {v}" for k, v in machines.items()]
+    lines += [f"- {n}" for n in _footnotes(results)]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, str]:
+    """Latency (ms/img p50, log x) vs accuracy, one point per artifact x runtime x machine.
+    Returns (path or None, a note)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None, "matplotlib is not installed: skipped the plot (pip install matplotlib)"
+    pts = []
+    for r in results:
+        ms, _ = per_image_ms(r, "p50")
+        if r.get("status") == "ok" and ms and r.get("accuracy") is not None:
+            rt = r.get("runtime") or {}
+            label = f"{r.get('model')}/{rt.get('name')}/{r.get('precision')}"
+            if len({(x.get('machine') or {}).get('name') for x in results}) > 1:
+                label += f"@{(r.get('machine') or {}).get('name')}"
+            pts.append((ms, r["accuracy"] * 100, label))
+    if not pts:
+        return None, "no result has both a latency and an accuracy: skipped the plot"
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    for ms, acc, label in pts:
+        ax.scatter([ms], [acc], s=36)
+        ax.annotate(label, (ms, acc), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency, ms per image (p50, log scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("edgevit bench: latency vs accuracy")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path, f"plot: {path}"
+
+
+def _as_results(data: Any) -> list[dict[str, Any]]:
+    items = data if isinstance(data, list) else [data]
+    return [d for d in items if isinstance(d, dict) and str(d.get("schema", "")).startswith(SCHEMA.split("/")[0] + "/")]
+
+
+def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """Every result in these files / folders (searched recursively); a file may hold one result or a list."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(p.rglob("*.json"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise EdgevitError(f"no such result file or folder: {p}")
+    results: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            results += _as_results(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue  # not a result file (or a half-written one): skip
+    return merge(results)
+
+
+def merge(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop repeats of the same measurement (same model/artifact/runtime/precision/threads/batch/machine),
+    keeping the newest."""
+    best: dict[tuple, dict[str, Any]] = {}
+    for r in results:
+        rt = r.get("runtime") or {}
+        key = (r.get("model"), Path(str(r.get("artifact"))).name, rt.get("name"), r.get("precision"),
+               rt.get("threads"), r.get("batch"), (r.get("machine") or {}).get("name"), r.get("device"))
+        if key not in best or str(r.get("timestamp")) >= str(best[key].get("timestamp")):
+            best[key] = r
+    return list(best.values())
+
