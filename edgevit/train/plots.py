@@ -1,0 +1,92 @@
+"""End-of-run pictures (matplotlib, Agg backend: no display needed): training curves, expert usage, confusion.
+
+Plots are a convenience: a failure to draw one is reported and never loses a finished training run.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from edgevit.runtimes.contract import atomic_write_bytes
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """Loss (train, val) and accuracy (train, val) per epoch from metrics.jsonl records."""
+    plt = _pyplot()
+    ep = [r["epoch"] for r in records]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, label in (("train_loss", "train"), ("val_loss", "val")):
+        if any(key in r for r in records):
+            a1.plot(ep, [r.get(key) for r in records], marker="o", ms=3, label=label)
+    for key, label in (("train_acc", "train"), ("val_acc", "val")):
+        if any(key in r for r in records):
+            a2.plot(ep, [r.get(key) for r in records], marker="o", ms=3, label=label)
+    a1.set(xlabel="epoch", ylabel="loss", title="loss")
+    a2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.0))
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+        a.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_expert_usage(usage: dict[str, list[int]], path: Path, title: str = "expert usage") -> Path:
+    """One bar group per MoE module: share of tokens (or images) each expert received."""
+    plt = _pyplot()
+    names = list(usage)
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 3), 3.8))
+    width = 0.8 / max(len(v) for v in usage.values())
+    for i, name in enumerate(names):
+        counts = usage[name]
+        total = max(1, sum(counts))
+        for e, c in enumerate(counts):
+            ax.bar(i + e * width, c / total, width, color=f"C{e % 10}", label=f"expert {e}" if i == 0 else None)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))])
+    ax.set_xticklabels([n.replace("blocks.", "b").replace(".ffn", "") for n in names], rotation=45, ha="right")
+    ax.set(ylabel="share of routed inputs", title=title)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title: str = "confusion") -> Path:
+    """Row-normalised confusion matrix (rows: true class, columns: predicted)."""
+    import numpy as np
+
+    plt = _pyplot()
+    m = np.asarray(matrix, dtype=np.float64)
+    norm = m / np.maximum(m.sum(1, keepdims=True), 1)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(min(14, 2 + 0.45 * n), min(12, 1.6 + 0.4 * n)))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    if n <= 30:
+        ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), labels, fontsize=7)
+    if n <= 15:
+        for i in range(n):
+            for j in range(n):
+                if m[i, j]:
+                    ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if norm[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _save(fig, path)

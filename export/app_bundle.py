@@ -1,0 +1,372 @@
+"""Asset bundles for the sample apps (`edgevit export --app android|ios`).
+
+A bundle is one folder the app reads at start-up, and nothing else:
+
+| file | android (`apps/android/app/src/main/assets/`) | ios (`apps/ios/EdgeVit/Resources/`) |
+|---|---|---|
+| model | `model.tflite` | `Model.mlpackage/` (Xcode compiles it to `Model.mlmodelc`) |
+| `labels.txt` | one label per line, in class order | same |
+| `edgevit.json` | the artifact contract (with `file` naming the bundled model) | same |
+| `sample.png` | one real test image (8-bit RGB) the app classifies at launch | same |
+
+`write_app_bundle` builds the bundle in a temporary folder beside the destination, checks it with
+`check_app_bundle` (labels count == output size, model input == the contract's input shape and layout, every
+file present), and only then swaps it into place, so a failed export never leaves a half-written bundle.
+Converters and runtimes are imported lazily, inside the checks that need them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevit.errors import ExportError
+from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, load_contract
+
+APPS = ("android", "ios")
+MODEL_NAMES = {"android": "model.tflite", "ios": "Model.mlpackage"}
+LABELS_FILENAME = "labels.txt"
+SAMPLE_FILENAME = "sample.png"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BUNDLE_DIRS = {
+    "android": Path("apps/android/app/src/main/assets"),
+    "ios": Path("apps/ios/EdgeVit/Resources"),
+}
+
+__all__ = ["APPS", "MODEL_NAMES", "check_app_bundle", "default_bundle_dir", "write_app_bundle"]
+
+
+def default_bundle_dir(app: str) -> Path:
+    """Where the sample app in this source tree reads its bundle from."""
+    _check_app(app)
+    return REPO_ROOT / DEFAULT_BUNDLE_DIRS[app]
+
+
+def write_app_bundle(
+    artifact: str | Path,
+    contract: Contract,
+    app: str,
+    out: str | Path | None = None,
+    *,
+    sample: str | Path | np.ndarray | None = None,
+) -> Path:
+    """Write the asset bundle for `app` ('android' | 'ios') and return its folder.
+
+    `artifact`: the exported model (android: the `.tflite` file; ios: the `.mlpackage` folder), or the
+    export folder holding `contract.file`. `out`: the bundle folder (default: the sample app's asset folder
+    in this source tree). `sample`: the image to bundle (a file or a uint8 array); by default a real digits
+    test image from `edgevit/runtimes/data/digits_test.npz` (the right one when the contract's eval_set is
+    digits; for other sets it still exercises the pipeline, so pass a sample from that set when you have one).
+
+    Raises ExportError when the artifact is missing or the bundle would not be self-consistent.
+    """
+    _check_app(app)
+    model_src = _resolve_artifact(Path(artifact), contract, app)
+    dest = Path(out) if out is not None else default_bundle_dir(app)
+    if out is None and not dest.parent.is_dir():
+        raise ExportError(
+            f"the {app} sample app is not in this installation ({dest.parent} does not exist); pass --out DIR"
+        )
+    for label in contract.labels:
+        if "\n" in label or "\r" in label:
+            raise ExportError(f"label {label!r} contains a line break: labels.txt holds one label per line")
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        model_name = MODEL_NAMES[app]
+        if app == "android":
+            shutil.copy2(model_src, tmp / model_name)
+        else:
+            shutil.copytree(model_src, tmp / model_name)
+        (tmp / LABELS_FILENAME).write_text("".join(f"{label}\n" for label in contract.labels), encoding="utf-8")
+        dataclasses.replace(contract, file=model_name).save(tmp / CONTRACT_FILENAME)
+        _write_sample(tmp / SAMPLE_FILENAME, sample)
+        problems = check_app_bundle(tmp, app)
+        if problems:
+            raise ExportError(f"the {app} app bundle is not self-consistent: " + "; ".join(problems))
+        _carry_other_files(dest, tmp)
+        _swap_in(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def check_app_bundle(folder: str | Path, app: str | None = None) -> list[str]:
+    """Problems with an app bundle folder (empty when it is complete and self-consistent).
+
+    `app` is inferred from the model file when not given. Checks: every file present; the contract loads;
+    labels.txt == the contract's labels; the input shape agrees with layout/size/channels; the output size
+    equals the number of labels; sample.png decodes; and the model itself (android: input/output tensors read
+    with the LiteRT interpreter; ios: the Core ML spec's input shape, output size or classifier labels).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"{folder} is not a folder"]
+    if app is None:
+        found = [a for a in APPS if (folder / MODEL_NAMES[a]).exists()]
+        if len(found) != 1:
+            return [f"expected exactly one of {sorted(MODEL_NAMES.values())} in {folder}, found {len(found)}"]
+        app = found[0]
+    _check_app(app)
+    model_name = MODEL_NAMES[app]
+    problems = [
+        f"{name} is missing"
+        for name in (model_name, LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME)
+        if not (folder / name).exists()
+    ]
+    if problems:
+        return problems
+    try:
+        contract = load_contract(folder / CONTRACT_FILENAME)
+    except Exception as e:  # ContractError, or anything a malformed file raises
+        return [f"{CONTRACT_FILENAME}: {e}"]
+
+    labels = (folder / LABELS_FILENAME).read_text(encoding="utf-8").splitlines()
+    if labels != contract.labels:
+        problems.append(f"{LABELS_FILENAME} ({len(labels)} lines) does not match the contract's {len(contract.labels)} labels")
+    if contract.file != model_name:
+        problems.append(f"contract file is {contract.file!r}, expected {model_name!r}")
+    problems += _contract_shape_problems(contract)
+    problems += _sample_problems(folder / SAMPLE_FILENAME)
+    if app == "android":
+        problems += _tflite_problems(folder / model_name, contract)
+    else:
+        problems += _coreml_problems(folder / model_name, contract)
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _check_app(app: str) -> None:
+    if app not in APPS:
+        raise ExportError(f"unknown app {app!r}; expected one of {APPS}")
+
+
+def _resolve_artifact(artifact: Path, contract: Contract, app: str) -> Path:
+    if artifact.is_dir() and artifact.suffix != ".mlpackage":
+        artifact = artifact / contract.file
+    if app == "android":
+        if artifact.suffix != ".tflite" or not artifact.is_file():
+            raise ExportError(f"the android app needs a .tflite file, got {artifact}")
+    elif artifact.suffix != ".mlpackage" or not (artifact / "Manifest.json").is_file():
+        raise ExportError(f"the ios app needs a .mlpackage folder, got {artifact}")
+    return artifact
+
+
+def _sample_image(sample: str | Path | np.ndarray | None) -> np.ndarray:
+    """The sample as uint8 (H, W, 3)."""
+    if sample is None:
+        from importlib import resources
+
+        with resources.as_file(resources.files("edgevit.runtimes") / "data" / "digits_test.npz") as p:
+            image = np.load(p)["images"][0]
+    elif isinstance(sample, np.ndarray):
+        image = sample
+    else:
+        from PIL import Image
+
+        try:
+            with Image.open(sample) as im:
+                image = np.asarray(im.convert("RGB"))
+        except OSError as e:
+            raise ExportError(f"cannot read the sample image {sample}: {e}") from None
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        if image.min() < 0 or image.max() > 255:
+            raise ExportError("the sample image must be uint8 (0..255)")
+        image = image.astype(np.uint8)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    if image.ndim != 3 or image.shape[-1] not in (3, 4):
+        raise ExportError(f"the sample image must be (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
+    return np.ascontiguousarray(image[..., :3])
+
+
+def _write_sample(path: Path, sample: str | Path | np.ndarray | None) -> None:
+    """8-bit RGB PNG with no colour profile: Android and iOS decode it to the exact stored bytes."""
+    from PIL import Image
+
+    Image.fromarray(_sample_image(sample)).save(path, format="PNG")
+
+
+def _carry_other_files(dest: Path, tmp: Path) -> None:
+    """Keep files in the destination that are not part of a bundle (a README someone put there)."""
+    if not dest.is_dir():
+        return
+    ours = {*MODEL_NAMES.values(), LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME}
+    for child in dest.iterdir():
+        if child.name in ours or (tmp / child.name).exists():
+            continue
+        if child.is_dir():
+            shutil.copytree(child, tmp / child.name, symlinks=True)
+        else:
+            shutil.copy2(child, tmp / child.name, follow_symlinks=False)
+
+
+def _swap_in(tmp: Path, dest: Path) -> None:
+    """Replace `dest` by `tmp` with renames (each atomic); restore the old folder if the second fails."""
+    if dest.is_symlink() or dest.is_file():
+        raise ExportError(f"{dest} exists and is not a folder")
+    if not dest.exists():
+        os.replace(tmp, dest)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+    old.rmdir()
+    os.replace(dest, old)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        os.replace(old, dest)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _contract_shape_problems(c: Contract) -> list[str]:
+    problems = []
+    shape = c.input_shape
+    pre = c.preprocess
+    if len(shape) != 4:
+        return [f"input shape {list(shape)} is not 4-D (N, C, H, W) or (N, H, W, C)"]
+    if shape[0] != 1:
+        problems.append(f"input batch is {shape[0]}; the apps run batch 1")
+    hw, ch = (tuple(shape[2:4]), shape[1]) if c.layout == "NCHW" else (tuple(shape[1:3]), shape[3])
+    if hw != tuple(pre.size):
+        problems.append(f"input shape {list(shape)} ({c.layout}) does not match preprocess size {list(pre.size)}")
+    if ch != pre.channels:
+        problems.append(f"input shape {list(shape)} ({c.layout}) has {ch} channels, preprocess says {pre.channels}")
+    out_size = math.prod(int(s) for s in c.output.get("shape", [])) if c.output.get("shape") else None
+    if out_size is not None and out_size // max(shape[0], 1) != c.num_classes:
+        problems.append(f"output shape {c.output['shape']} does not hold {c.num_classes} labels")
+    return problems
+
+
+def _sample_problems(path: Path) -> list[str]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.width < 1 or im.height < 1:
+                return [f"{path.name} is empty"]
+    except OSError as e:
+        return [f"{path.name} does not decode: {e}"]
+    return []
+
+
+def _tflite_problems(path: Path, c: Contract) -> list[str]:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+        except ImportError:
+            return [f"cannot verify {path.name}: no TFLite interpreter (pip install 'edgevit[pi]')"]
+    try:
+        interp = Interpreter(model_path=str(path))
+        interp.allocate_tensors()
+        inputs = interp.get_input_details()
+        outputs = interp.get_output_details()
+    except Exception as e:
+        return [f"{path.name} does not load: {e}"]
+    problems = []
+    if len(inputs) != 1:
+        problems.append(f"{path.name} has {len(inputs)} inputs; the app feeds one")
+    if inputs:
+        shape = tuple(int(s) for s in inputs[0]["shape"])
+        if shape != c.input_shape:
+            problems.append(f"{path.name} input shape {list(shape)} != contract {list(c.input_shape)} ({c.layout})")
+        if np.dtype(inputs[0]["dtype"]) != np.float32:
+            problems.append(f"{path.name} input dtype is {np.dtype(inputs[0]['dtype'])}, the app feeds float32")
+    if not outputs:
+        problems.append(f"{path.name} has no outputs")
+    else:
+        size = int(np.prod(outputs[0]["shape"]))
+        if size // max(c.input_shape[0], 1) != c.num_classes:
+            problems.append(f"{path.name} output has {size} values but there are {c.num_classes} labels")
+        if np.dtype(outputs[0]["dtype"]) != np.float32:
+            problems.append(f"{path.name} output dtype is {np.dtype(outputs[0]['dtype'])}, the app reads float32")
+    return problems
+
+
+def _coreml_spec(package: Path) -> Any:
+    manifest = json.loads((package / "Manifest.json").read_text(encoding="utf-8"))
+    root = manifest["itemInfoEntries"][manifest["rootModelIdentifier"]]
+    from coremltools.proto import Model_pb2
+
+    spec = Model_pb2.Model()
+    spec.ParseFromString((package / "Data" / root["path"]).read_bytes())
+    return spec
+
+
+def _coreml_class_labels(spec: Any) -> list[str] | None:
+    """Class labels of a Core ML classifier (neural network or ML program), None for a plain model."""
+    kind = spec.WhichOneof("Type")
+    if kind == "neuralNetworkClassifier":
+        nn = spec.neuralNetworkClassifier
+        which = nn.WhichOneof("ClassLabels")
+        if which == "stringClassLabels":
+            return list(nn.stringClassLabels.vector)
+        if which == "int64ClassLabels":
+            return [str(v) for v in nn.int64ClassLabels.vector]
+        return None
+    if kind == "mlProgram":
+        for fn in spec.mlProgram.functions.values():
+            for block in fn.block_specializations.values():
+                for op in block.operations:
+                    if op.type == "classify":
+                        values = op.inputs["classes"].arguments[0].value.immediateValue.list.values
+                        out = []
+                        for v in values:
+                            t = v.immediateValue.tensor
+                            out += list(t.strings.values) or [str(x) for x in t.longInts.values] or [
+                                str(x) for x in t.ints.values]
+                        return out
+    return None
+
+
+def _coreml_problems(package: Path, c: Contract) -> list[str]:
+    try:
+        spec = _coreml_spec(package)
+    except ImportError:
+        return [f"cannot verify {package.name}: coremltools is not installed (pip install 'edgevit[coreml]')"]
+    except Exception as e:
+        return [f"{package.name} is not a readable Core ML package: {e}"]
+    problems = []
+    inputs = list(spec.description.input)
+    if len(inputs) != 1:
+        problems.append(f"{package.name} has {len(inputs)} inputs; the app feeds one")
+    if inputs:
+        t = inputs[0].type
+        if t.WhichOneof("Type") != "multiArrayType":
+            problems.append(f"{package.name} input {inputs[0].name!r} is not a multi-array (the app feeds MLMultiArray)")
+        else:
+            shape = tuple(int(s) for s in t.multiArrayType.shape)
+            if shape != c.input_shape:
+                problems.append(f"{package.name} input shape {list(shape)} != contract {list(c.input_shape)} ({c.layout})")
+    labels = _coreml_class_labels(spec)
+    if labels is not None:
+        if labels != c.labels:
+            problems.append(f"{package.name} classifier labels ({len(labels)}) differ from the contract's labels")
+        return problems
+    arrays = [o for o in spec.description.output if o.type.WhichOneof("Type") == "multiArrayType"]
+    named = [o for o in arrays if o.name == c.output.get("name")] or arrays[:1]
+    if not named:
+        problems.append(f"{package.name} has no multi-array output and is not a classifier")
+    else:
+        shape = [int(s) for s in named[0].type.multiArrayType.shape]
+        if shape and math.prod(shape) // max(c.input_shape[0], 1) != c.num_classes:
+            problems.append(f"{package.name} output {named[0].name!r} {shape} does not hold {c.num_classes} labels")
+    return problems

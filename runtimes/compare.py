@@ -1,0 +1,163 @@
+"""Several artifacts x runtimes x thread counts in one call -> one list of results (what `edgevit bench` runs).
+
+Planning: each artifact (a folder of exported artifacts expands to its sub-folders) pairs with every requested
+runtime that runs it (by file suffix / contract; checkpoints pair with `torch`); with no `--runtime`, each
+artifact gets its own runtime. A torch job, or `--reference CKPT`, runs first and its eval-set logits become the
+reference (top-1 agreement, max abs diff) of every other job of the same model. Every local job runs in a
+child process (`isolate`); `ssh://` jobs run on the device, `adb` jobs through benchmark_model. torch jobs
+always run here (a device has no torch).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgevit.errors import RuntimeHarnessError
+from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir, runtime_for_path
+from edgevit.runtimes.bench import BenchConfig, bench_artifact
+from edgevit.runtimes.contract import load_contract
+from edgevit.runtimes.evalset import SHIPPED, load_eval_set
+from edgevit.runtimes.isolate import bench_in_subprocess
+from edgevit.runtimes.remote import parse_device
+
+
+@dataclass
+class Job:
+    artifact: Path
+    runtime: str
+    threads: int | None
+    reference: bool = False  # its logits become the reference of the same model's other jobs
+
+    @property
+    def model(self) -> str | None:
+        if self.runtime == "torch" and is_checkpoint_dir(self.artifact):
+            return None  # known once it ran
+        try:
+            return str(load_contract(self.artifact).model.get("name"))
+        except Exception:
+            return None
+
+
+def plan_jobs(artifacts: list[str | Path], runtimes: list[str] | None, threads: list[int | None] | None = None,
+              reference: str | Path | None = None) -> list[Job]:
+    paths = [p for a in artifacts for p in expand_artifacts(a)]
+    if not paths and reference is None:
+        raise RuntimeHarnessError("nothing to bench: pass --artifact PATH (an exported artifact or its folder)")
+    threads = list(threads or [None])
+    jobs: list[Job] = []
+    if reference is not None:
+        jobs += [Job(Path(reference), "torch", t, reference=True) for t in threads[:1]]
+    used: set[str] = set()
+    for p in paths:
+        own = runtime_for_path(p)
+        wanted = [own] if not runtimes else [r for r in runtimes if r == own]
+        if not wanted:
+            continue
+        used.update(wanted)
+        jobs += [Job(p, rt, t, reference=(rt == "torch")) for rt in wanted for t in threads]
+    missing = [r for r in (runtimes or []) if r not in used and not (r == "torch" and reference is not None)]
+    if missing:
+        raise RuntimeHarnessError(f"no artifact among {[str(p) for p in paths]} runs with {', '.join(missing)} "
+                                  "(each runtime needs its own file: .onnx, .tflite, .mlpackage, .pte, or a "
+                                  "checkpoint folder for torch)")
+    if not jobs:
+        raise RuntimeHarnessError("no artifact matched the requested runtimes")
+    return sorted(jobs, key=lambda j: not j.reference)
+
+
+@dataclass
+class CompareOptions:
+    cfg: BenchConfig = field(default_factory=BenchConfig)
+    data: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    isolate: bool = True
+    timeout: float = 900.0
+    remote_python: str = "python3"
+    ssh_options: list[str] = field(default_factory=list)
+    benchmark_model: str | None = None
+    adb: str = "adb"
+
+
+def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> list[dict[str, Any]]:
+    """Run planned jobs; returns one result per job (errors are results with status 'error', not exceptions,
+    except an unreachable device, which raises)."""
+    device = parse_device(opts.device)
+    results: list[dict[str, Any]] = []
+    refs: dict[str | None, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="edgevit-bench-") as tmp:
+        tmpdir = Path(tmp)
+        data_files: dict[str, Path] = {}
+        ssh = adb = None
+        if device.kind == "ssh":
+            from edgevit.runtimes.remote import SSHDevice
+
+            ssh = SSHDevice(device, python=opts.remote_python, options=opts.ssh_options)
+            ssh.check()
+        elif device.kind == "adb":
+            from edgevit.runtimes.adb import ADBDevice
+
+            adb = ADBDevice(device, benchmark_model=opts.benchmark_model or "", adb=opts.adb)
+        for i, job in enumerate(jobs):
+            if progress:
+                where = f" on {device}" if device.kind != "local" and job.runtime != "torch" else ""
+                progress(f"[{i + 1}/{len(jobs)}] {job.runtime} {job.artifact}{where}"
+                         + (f" ({job.threads} threads)" if job.threads else ""))
+            spec = _data_spec(job, opts.data)
+            data_npz = _data_npz(spec, opts.cfg.eval_limit, tmpdir, data_files) if spec != SHIPPED else None
+            model = job.model
+            ref = refs.get(model) if model in refs else (next(iter(refs.values())) if len(refs) == 1 else None)
+            ref_name = "torch" if ref is not None else None
+            save = tmpdir / f"logits-{i}.npy" if job.reference else None
+            if job.runtime == "torch" or device.kind == "local":
+                r = _local(job, opts, data_npz, ref if not job.reference else None, ref_name, save)
+            elif ssh is not None:
+                r = ssh.bench(job.artifact, job.runtime, threads=job.threads, options=opts.options, cfg=opts.cfg,
+                              data_npz=data_npz, reference_logits=ref if not job.reference else None,
+                              reference_name=ref_name if not job.reference else None)
+            else:
+                r = adb.bench(job.artifact, threads=job.threads, options=opts.options, cfg=opts.cfg)
+            if job.reference and save is not None and save.exists() and r.get("status") == "ok":
+                refs[r.get("model")] = save
+            results.append(r)
+    return results
+
+
+def _data_spec(job: Job, data: str | None) -> str:
+    if data:
+        return data
+    try:
+        return load_contract(job.artifact).eval_set or SHIPPED
+    except Exception:
+        return SHIPPED
+
+
+def _data_npz(spec: str, limit: int | None, tmpdir: Path, cache: dict[str, Path]) -> Path:
+    """A non-shipped eval set, loaded here once and written as .npz (what children and devices read)."""
+    if spec not in cache:
+        path = Path(spec[4:] if spec.startswith("npz:") else spec)
+        if path.suffix == ".npz" and path.is_file():
+            cache[spec] = path
+        else:
+            cache[spec] = load_eval_set(spec, limit).save(tmpdir / f"eval-{len(cache)}.npz")
+    return cache[spec]
+
+
+def _local(job: Job, opts: CompareOptions, data_npz: Path | None, ref: Path | None, ref_name: str | None,
+           save: Path | None) -> dict[str, Any]:
+    data = str(data_npz) if data_npz is not None else None
+    if opts.isolate:
+        return bench_in_subprocess(job.artifact, job.runtime, threads=job.threads, options=opts.options,
+                                   cfg=opts.cfg, data=data, reference_logits=str(ref) if ref else None,
+                                   reference_name=ref_name, save_logits=str(save) if save else None,
+                                   timeout=opts.timeout)
+    import numpy as np
+
+    r, logits = bench_artifact(job.artifact, job.runtime, threads=job.threads, options=opts.options, cfg=opts.cfg,
+                               data=data, reference=np.load(ref) if ref else None, reference_name=ref_name)
+    if save is not None and logits is not None:
+        np.save(save, logits)
+    return r
