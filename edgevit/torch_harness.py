@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edgevit.errors import CheckpointError, MissingDependencyError, RuntimeHarnessError
+from edgevit.errors import CheckpointError, MissingDependencyError, RuntimeHarnessError, require
 from edgevit.runtimes.base import Harness, is_checkpoint_dir, one_line, path_size
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, Preprocess, load_contract
 
@@ -56,6 +56,7 @@ class TorchHarness(Harness):
 
     def _resolve(self, artifact: Path) -> tuple[Contract, Path]:
         ckpt = _checkpoint_dir(artifact)
+        require("torch", "train", "the torch reference harness")
         try:
             from edgevit.checkpoint import load_checkpoint
         except ImportError as e:

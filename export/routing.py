@@ -180,3 +180,14 @@ def expert_tensors(model: nn.Module) -> dict[str, list[torch.Tensor]]:
         elif isinstance(m, PerImageExperts | GatherImageExperts | DenseImageExperts):
             out[name] = [torch.cat([m.w1[e].flatten(), m.w2[e].flatten()]).detach() for e in range(m.num_experts)]
     return out
+
+
+class NHWCInput(nn.Module):
+    """Take NHWC input (mobile camera buffers) and permute it to NCHW; converters fold this into the stem."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.m = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.m(x.permute(0, 3, 1, 2))

@@ -45,7 +45,7 @@ import numpy as np
 
 from edgevit import __version__
 from edgevit.errors import ContractError, EdgevitError
-from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness, one_line, path_size
+from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness, one_line
 from edgevit.runtimes.contract import atomic_write_text
 from edgevit.runtimes.evalset import EvalSet, load_eval_set
 from edgevit.runtimes.machine import machine_facts, machine_name, peak_rss_mb, slug
@@ -178,7 +178,7 @@ def bench_artifact(artifact: str | Path, runtime: str, *, threads: int | None = 
         h = get_harness(runtime)(artifact, threads=threads, options=options)
         c = h.contract
         r.update(model=c.model.get("name"), format=c.target, precision=c.precision, routing=c.routing,
-                 size_bytes=path_size(h.model_path), validation=c.validation)
+                 size_bytes=h.size_bytes(), validation=c.validation)
         r["runtime"] = h.info().to_dict()
         evalset = load_eval_set(data or c.eval_set, cfg.eval_limit)
         try:
@@ -196,7 +196,7 @@ def result_filename(r: dict[str, Any]) -> str:
     rt = r.get("runtime") or {}
     threads = rt.get("threads") or "auto"
     machine = (r.get("machine") or {}).get("name") or "machine"
-    parts = [r.get("model") or "model", rt.get("name") or "runtime", r.get("precision") or "fp32",
+    parts = [r.get("model") or Path(str(r.get("artifact") or "model")).name, rt.get("name") or "runtime", r.get("precision") or "fp32",
              f"t{threads}", machine]
     return "-".join(slug(str(p)) for p in parts) + ".json"
 

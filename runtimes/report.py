@@ -79,19 +79,33 @@ def sort_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                           str(r.get("precision")), str((r.get("runtime") or {}).get("threads"))))
 
 
-def render_table(results: list[dict[str, Any]], title: str = "edgevit bench") -> Any:
-    """A rich Table (print it with a rich Console)."""
-    from rich.table import Table
+def _constant(results: list[dict[str, Any]], col: str) -> bool:
+    i = COLUMNS.index(col)
+    return len({row(r)[i] for r in results}) <= 1
 
-    t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left")
-    for c in COLUMNS:
-        t.add_column(c, justify="right" if c in ("Size (MB)", "Accuracy", "Top-1 agree", "ms/img p50",
-                                                 "ms/img p90", "FPS", "Threads") else "left")
+
+def render_table(results: list[dict[str, Any]], title: str = "edgevit bench") -> Any:
+    """A rich Table (print it with a rich Console). Columns that are the same on every row (model, machine,
+    threads) move into the title, so the table fits a terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    keep = [c for c in COLUMNS if not (c in ("Model", "Machine", "Threads") and _constant(results, c))
+            and not (c == "Top-1 agree" and all(r.get("top1_agreement") is None for r in results))]
+    moved = [f"{c.lower()} {row(results[0])[COLUMNS.index(c)]}" for c in ("Model", "Machine", "Threads")
+             if c not in keep and results]
+    t = Table(title=Text(title + (f" ({', '.join(moved)})" if moved else "")), title_justify="left",
+              header_style="bold", caption_justify="left")
+    for c in keep:
+        t.add_column(c, justify="left" if c in ("Model", "Format", "Runtime", "Precision", "Machine", "Status")
+                     else "right", no_wrap=c not in ("Model", "Runtime"))
+    idx = [COLUMNS.index(c) for c in keep]
     for r in sort_results(results):
-        t.add_row(*row(r))
+        cells = row(r)
+        t.add_row(*[Text(cells[i]) for i in idx])  # Text: no rich markup inside paths / errors
     notes = _footnotes(results)
     if notes:
-        t.caption = "\n".join(notes)
+        t.caption = Text("\n".join(notes))
     return t
 
 
@@ -137,6 +151,9 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, 
         ax.scatter([ms], [acc], s=36)
         ax.annotate(label, (ms, acc), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.15)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, min(hi, 101.0))
     ax.set_xlabel("latency, ms per image (p50, log scale)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("edgevit bench: latency vs accuracy")

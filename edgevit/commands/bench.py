@@ -1,14 +1,139 @@
-"""`edgevit bench`: placeholder until its issue lands."""
+"""`edgevit bench`: latency / throughput / memory / accuracy of exported artifacts, on this machine or a device;
+`edgevit bench report DIR...`: merge earlier results (from several machines) into one table and plot.
+
+The work lives in the torch-free `edgevit.runtimes` (see `edgevit.runtimes.bench` for the protocol and the
+JSON schema); this module is the typer glue. torch is imported only for `--runtime torch` / `--reference`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from edgevit.commands import not_built
+RUNTIME_HELP = "onnx | tflite | coreml | executorch | torch (repeatable; default: each artifact's own runtime)"
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    console = Console(stderr=stderr, soft_wrap=stderr)
+    if not console.is_terminal:  # piped / captured: do not squeeze the table into 80 columns
+        console = Console(stderr=stderr, soft_wrap=stderr, width=160)
+    return console
+
+
+def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, write_each: bool) -> None:
+    import json
+
+    from edgevit.runtimes.bench import write_result
+    from edgevit.runtimes.contract import atomic_write_text
+    from edgevit.runtimes.report import plot as make_plot
+    from edgevit.runtimes.report import render_table, to_markdown
+
+    err = _console(stderr=True)
+    if out is not None:
+        if write_each:
+            for r in results:
+                write_result(r, out)
+        atomic_write_text(out / "report.md", to_markdown(results))
+        note = ""
+        if plot:
+            _, note = make_plot(results, out / "report.png")
+        err.print(f"results: {out}/ (json per run, report.md{', report.png' if note.startswith('plot') else ''})"
+                  + ("" if not note or note.startswith("plot") else f"; {note}"), highlight=False, markup=False)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2, default=str))
+    else:
+        _console().print(render_table(results))
+
+
+def _finish(results: list[dict]) -> None:
+    from edgevit.errors import RuntimeHarnessError
+    from edgevit.runtimes.bench import error_line
+
+    bad = [r for r in results if r.get("status") == "error"]
+    if bad or all(r.get("status") != "ok" for r in results):
+        failed = bad or results
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise RuntimeHarnessError(f"{len(failed)} of {len(results)} benches failed: {error_line(failed[0])}{more}")
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _placeholder(ctx: typer.Context) -> None:
-        """Not built yet."""
-        not_built("bench", "see the open issues")
+    bench_app = typer.Typer(help="Benchmark exported artifacts (and merge results with `bench report`).",
+                            invoke_without_command=True, no_args_is_help=False)
+
+    @bench_app.callback(invoke_without_command=True)
+    def bench(
+        ctx: typer.Context,
+        artifact: list[Path] = typer.Option(None, "--artifact", "-a", help="Artifact file or folder (repeatable); "
+                                            "a folder of exports expands to its sub-folders; a checkpoint for torch."),
+        runtime: list[str] = typer.Option(None, "--runtime", "-r", help=RUNTIME_HELP),
+        threads: list[int] = typer.Option(None, "--threads", "-t", help="Threads (repeatable: one bench each)."),
+        runs: int = typer.Option(100, help="Timed runs."),
+        warmup: int = typer.Option(10, help="Untimed warm-up runs."),
+        time_budget: float = typer.Option(None, "--time", help="Time budget in seconds for timed runs (instead of --runs)."),
+        batch: int = typer.Option(1, help="Batch size of the timed runs."),
+        large_batch: int = typer.Option(32, help="Batch size for the throughput run (0: skip)."),
+        data: str = typer.Option(None, help="Eval set: digits (shipped, default) | FILE.npz | a dataset spec."),
+        limit: int = typer.Option(None, help="Use only the first N eval images."),
+        reference: Path = typer.Option(None, help="Checkpoint whose torch logits are the top-1 agreement reference."),
+        option: list[str] = typer.Option(None, "--option", "-o", help="Runtime option key=value (repeatable), e.g. "
+                                         "provider=CPUExecutionProvider, delegate=none, compute_units=cpu_only."),
+        device: str = typer.Option("local", help="local | ssh://user@host[:port] | adb[:SERIAL]"),
+        remote_python: str = typer.Option("python3", help="Python with edgevit[pi] on the ssh device."),
+        ssh_option: list[str] = typer.Option(None, "--ssh-option", help="Extra ssh -o option (repeatable)."),
+        benchmark_model: str = typer.Option(None, help="On-phone path of LiteRT's benchmark_model (adb)."),
+        adb: str = typer.Option("adb", help="adb executable."),
+        out: Path = typer.Option(Path("runs/bench"), help="Folder for result JSONs, report.md and report.png."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
+        plot: bool = typer.Option(True, "--plot/--no-plot", help="Write report.png (needs matplotlib)."),
+        isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each bench in a child process."),
+        timeout: float = typer.Option(900.0, help="Seconds before a bench child is stopped."),
+    ) -> None:
+        """Bench artifacts: edgevit bench --artifact PATH [--runtime R] [--threads N] [--runs N] [--batch N]
+        [--data SPEC] [--json] [--out DIR] [--device ssh://user@host | adb:SERIAL]."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from rich.text import Text
+
+        from edgevit.runtimes.__main__ import parse_options
+        from edgevit.runtimes.bench import BenchConfig
+        from edgevit.runtimes.compare import CompareOptions, plan_jobs, run_jobs
+
+        if not artifact and reference is None:
+            typer.echo(ctx.get_help())
+            raise typer.Exit(code=2)
+        cfg = BenchConfig(warmup=warmup, runs=runs, time_budget_s=time_budget, batch=batch,
+                          large_batch=large_batch, eval_limit=limit)
+        jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
+        opts = CompareOptions(cfg=cfg, data=data, options=parse_options(option), device=device,
+                              isolate=isolate, timeout=timeout, remote_python=remote_python,
+                              ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
+        err = _console(stderr=True)
+        results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(msg, style="dim"), highlight=False))
+        _outputs(results, out, as_json, plot, write_each=True)
+        _finish(results)
+
+    @bench_app.command("report")
+    def report(
+        paths: list[Path] = typer.Argument(..., help="Result folders or JSON files (searched recursively)."),
+        out: Path = typer.Option(None, help="Write report.md and report.png (and merged.json) here."),
+        as_json: bool = typer.Option(False, "--json", help="Print the merged results as JSON."),
+        plot: bool = typer.Option(True, "--plot/--no-plot"),
+    ) -> None:
+        """Merge earlier results (several machines, the iOS/Android apps' files) into one table and plot."""
+        import json
+
+        from edgevit.errors import EdgevitError
+        from edgevit.runtimes.contract import atomic_write_text
+        from edgevit.runtimes.report import load_results
+
+        results = load_results(list(paths))
+        if not results:
+            raise EdgevitError(f"no edgevit bench results (schema edgevit.bench/1) in {', '.join(map(str, paths))}")
+        if out is not None:
+            atomic_write_text(out / "merged.json", json.dumps(results, indent=2, default=str) + "\n")
+        _outputs(results, out, as_json, plot, write_each=False)
+
+    app.add_typer(bench_app, name="bench")

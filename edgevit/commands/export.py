@@ -1,14 +1,130 @@
-"""`edgevit export`: placeholder until its issue lands."""
+"""`edgevit export`: checkpoint -> validated artifacts (+ edgevit.json) for onnx / coreml / tflite / executorch."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
-from edgevit.commands import not_built
+_HELP = """Export a checkpoint with static MoE routing, validate it in its runtime, write the contract.
+
+Each artifact goes to OUT/<target>-<precision>[-<quant>][-nhwc][-image][-dense]/ (OUT defaults to
+CHECKPOINT/export/) holding the model file and edgevit.json, published atomically once it validates.
+Run `edgevit export --list` for what each target supports.
+"""
+
+
+def _fmt_size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
+def _print_formats(console) -> None:
+    from rich.table import Table
+
+    from edgevit.export.formats import FORMATS, formats_rows
+
+    t = Table(title="edgevit export targets", title_justify="left")
+    rows = formats_rows()
+    for col in rows[0]:
+        t.add_column(col, no_wrap=True)
+    for r in rows:
+        t.add_row(*r.values())
+    console.print(t)
+    for f in FORMATS.values():
+        console.print(f"  {f.name}: {f.supports()}", highlight=False)
+
+
+def _print_results(console, results) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    styles = {"[✓]": "green", "[x]": "bold red", "[-]": "dim"}
+    for r in results:
+        console.print(Text(f"{r.plan.fmt.name} {r.plan.precision} ({r.routing})", style="bold"))
+        if r.report:
+            for line in r.report.lines():
+                console.print(Text("  " + line, style=styles.get(line[:3], "")))
+        if r.error:
+            console.print(Text(f"  [x] {r.error}", style="bold red"))
+    t = Table(title="export summary", title_justify="left")
+    for col, just in [("artifact", "left"), ("precision", "left"), ("size", "right"), ("max diff", "right"),
+                      ("top-1 agree", "right"), ("accuracy", "right"), ("time", "right"), ("status", "left")]:
+        t.add_column(col, justify=just, no_wrap=True)
+    for r in results:
+        rep = r.report
+        diff = f"{rep.max_abs_diff:.1e}" if rep and rep.max_abs_diff is not None else "-"
+        agree = f"{rep.top1_agreement:.1%}" if rep and rep.top1_agreement is not None else "-"
+        acc = f"{rep.accuracy:.1%}" if rep and rep.accuracy is not None else "-"
+        if r.ok:
+            status = "[green]ok[/]" + ("" if rep.numeric else " (structure only)")
+        else:
+            status = "[red]invalid, kept[/]" if r.published else "[red]failed[/]"
+        where = r.folder.name if r.folder else f"{r.plan.tag} (not written)"
+        prec = r.plan.precision + (f" {r.plan.quant}" if r.plan.quant else "")
+        t.add_row(where, prec, _fmt_size(r.size_bytes) if r.size_bytes else "-", diff, agree, acc,
+                  f"{r.total_seconds:.1f}s", status)
+    console.print(t)
+    roots = sorted({str(r.folder.parent) for r in results if r.folder})
+    if roots:
+        console.print(f"artifacts in {', '.join(roots)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("export", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _placeholder(ctx: typer.Context) -> None:
-        """Not built yet."""
-        not_built("export", "see the open issues")
+    @app.command("export", help=_HELP)
+    def export(
+        checkpoint: Path = typer.Option(None, "--checkpoint", "-c", help="Checkpoint directory (edgevit train output)."),
+        target: str = typer.Option("onnx", "--target", "-t", help="onnx, coreml, tflite, executorch; comma-separated for several."),
+        precision: str = typer.Option(None, "--precision", "-p", help="fp32 | fp16 | int8 (default: the target's first; Core ML: fp16)."),
+        routing: str = typer.Option("static", "--routing", help="static (per-image gather: only k experts run) | dense (all experts, masked)."),
+        layout: str = typer.Option(None, "--layout", help="NCHW | NHWC input (tflite, coreml)."),
+        quant: str = typer.Option(None, "--quant", help="int8 scheme: onnx dynamic|static, tflite dynamic|static|weight, coreml linear|palettize."),
+        out: Path = typer.Option(None, "--out", "-o", help="Parent folder of the artifacts (default CHECKPOINT/export)."),
+        app_name: str = typer.Option(None, "--app", help="Also write the android (tflite) or ios (coreml) sample-app bundle."),
+        app_out: Path = typer.Option(None, "--app-out", help="Bundle folder (default: the sample app's assets in this tree)."),
+        keep_invalid: bool = typer.Option(False, "--keep-invalid", help="Publish an artifact even when validation fails (marked invalid)."),
+        calib_images: int = typer.Option(None, "--calib-images", help="Real images for int8 static calibration (default 64)."),
+        eval_images: int = typer.Option(128, "--eval-images", help="Real eval images used by validation."),
+        min_agreement: float = typer.Option(None, "--min-agreement", help="Top-1 agreement with PyTorch an artifact needs (default: int8 0.9, else none)."),
+        opset: int = typer.Option(None, "--opset", help="ONNX opset (>= 17; default 18)."),
+        no_simplify: bool = typer.Option(False, "--no-simplify", help="ONNX: skip onnxslim."),
+        image_input: bool = typer.Option(False, "--image-input", help="Core ML: image input + classifier labels (for Vision)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+        list_targets: bool = typer.Option(False, "--list", help="Show the targets table and exit."),
+    ) -> None:
+        from rich.console import Console
+
+        from edgevit.errors import ExportError
+
+        console = Console(stderr=as_json)
+        if list_targets:
+            _print_formats(console)
+            return
+        if checkpoint is None:
+            raise ExportError("--checkpoint DIR is required (a folder written by edgevit train)")
+        from edgevit.export.pipeline import ExportRequest, export_checkpoint, raise_for_failures
+
+        req = ExportRequest(checkpoint=checkpoint, targets=target, precision=precision, routing=routing,
+                            layout=layout, quant=quant, out=out, calib_images=calib_images,
+                            eval_images=eval_images, min_agreement=min_agreement, keep_invalid=keep_invalid,
+                            options={"opset": opset, "no_simplify": no_simplify, "image_input": image_input},
+                            app=app_name, app_out=app_out)
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=True) as prog:
+            task = prog.add_task("loading checkpoint", total=None)
+
+            def say(tag: str, msg: str) -> None:
+                prog.update(task, description=f"{tag}: {msg}")
+
+            results = export_checkpoint(req, progress=say)
+        _print_results(console, results)
+        if as_json:
+            typer.echo(json.dumps([{"target": r.plan.fmt.name, "precision": r.plan.precision, "quant": r.plan.quant,
+                                    "routing": r.routing, "folder": str(r.folder) if r.folder else None,
+                                    "size_bytes": r.size_bytes, "seconds": round(r.total_seconds, 2),
+                                    "ok": r.ok, "error": r.error,
+                                    "validation": r.report.to_dict() if r.report else None} for r in results],
+                                  indent=2))
+        raise_for_failures(results)

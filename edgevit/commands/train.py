@@ -1,14 +1,142 @@
-"""`edgevit train`: placeholder until its issue lands."""
+"""`edgevit train`, `edgevit pretrain` (MAE), `edgevit eval`, `edgevit superclasses`.
+
+Options default to None so `--resume` can tell what was given explicitly; the recipe's defaults live in
+`edgevit.train.recipe.TrainArgs`. Multi-process: `torchrun --nproc-per-node N -m edgevit train ...`.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import typer
 
-from edgevit.commands import not_built
+# typer options shared by train and pretrain
+MODEL = typer.Option(None, "--model", "-m", help="Registered model name (default: mmoe_vit_xxs); see `edgevit models`.")
+DATA = typer.Option(None, "--data", "-d", help="digits | fashion-mnist[:DIR] | cifar10:DIR | cifar100:DIR | imagefolder:DIR")
+OUT = typer.Option(None, "--out", "-o", help="Run directory (default runs/MODEL-DATA); holds best/ and last/.")
+EPOCHS = typer.Option(None, help="Epochs (default 30).")
+BATCH = typer.Option(None, "--batch-size", "-b", help="Global batch size, split across processes (default 64).")
+LR = typer.Option(None, help="Peak AdamW learning rate after warm-up (default 2e-3).")
+WD = typer.Option(None, "--weight-decay", help="AdamW weight decay (default 0.05).")
+WARMUP = typer.Option(None, "--warmup-epochs", help="Linear warm-up epochs before cosine decay (default 2).")
+CLIP = typer.Option(None, "--clip-grad", help="Gradient-norm clipping, 0 = off (default 1.0).")
+SEED = typer.Option(None, help="Seed for init, split, data order and augmentation (default 0).")
+IMG = typer.Option(None, "--img-size", help="Override the model's input size (recorded in config.json).")
+SET = typer.Option(None, "--set", help="Model config override key=value (repeatable), e.g. --set drop_path_rate=0.1.")
+AUG = typer.Option(None, "--augment", help="auto (the dataset's suggested augmentations) | none.")
+INIT = typer.Option(None, "--init", help="Start from this checkpoint's weights (MAE encoder or another dataset).")
+RESUME = typer.Option(False, "--resume", help="Continue the run in --out from its last completed epoch.")
+VALF = typer.Option(None, "--val-fraction", help="Share of train held out for validation (default 0.1).")
+LIMIT = typer.Option(None, "--limit", help="Use at most this many images per split (quick tries).")
+DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda (default auto).")
+
+
+def _given(**kw: Any) -> dict[str, Any]:
+    from edgevit.train.recipe import parse_overrides
+
+    kw["overrides"] = parse_overrides(kw.pop("set_", None)) or None
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _run(given: dict[str, Any], resume: bool) -> dict[str, Any]:
+    from edgevit.train.api import train as run_train
+    from edgevit.train.recipe import TrainArgs
+
+    return run_train(TrainArgs(**given), given, resume)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _placeholder(ctx: typer.Context) -> None:
-        """Not built yet."""
-        not_built("train", "see the open issues")
+    @app.command("train")
+    def train(
+        model: str = MODEL, data: str = DATA, out: Path = OUT, epochs: int = EPOCHS, batch_size: int = BATCH,
+        lr: float = LR, weight_decay: float = WD, warmup_epochs: float = WARMUP,
+        label_smoothing: float = typer.Option(None, "--label-smoothing", help="Cross-entropy label smoothing (default 0.1)."),
+        clip_grad: float = CLIP, seed: int = SEED, img_size: int = IMG, set_: list[str] = SET, augment: str = AUG,
+        superclasses: str = typer.Option(None, "--superclasses",
+                                         help="Mobile V-MoE router targets: 'dataset' or a superclasses.json."),
+        init: Path = INIT, resume: bool = RESUME, val_fraction: float = VALF, limit: int = LIMIT, device: str = DEVICE,
+    ) -> None:
+        """Train a model on a dataset (no arguments: the quick start, mmoe_vit_xxs on digits in a minute or two)."""
+        given = _given(model=model, data=data, out=None if out is None else str(out), epochs=epochs,
+                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
+                       label_smoothing=label_smoothing, clip_grad=clip_grad, seed=seed, img_size=img_size, set_=set_,
+                       augment=augment, superclasses=superclasses, init=None if init is None else str(init),
+                       val_fraction=val_fraction, limit=limit, device=device)
+        res = _run(given, resume)
+        if res:
+            typer.echo(f"\ndone in {res['wall_s']:.0f}s: {res['test_split']} accuracy {res['test_acc']:.2%} "
+                       f"(best epoch {res['best_epoch']}/{res['epochs']}, {res['train_img_s']:.0f} train img/s)")
+            typer.echo(f"checkpoint: {res['checkpoint']}")
+            typer.echo(f"next: edgevit export --checkpoint {res['checkpoint']} --target onnx")
+
+    @app.command("pretrain")
+    def pretrain(
+        model: str = MODEL, data: str = DATA, out: Path = OUT, epochs: int = EPOCHS, batch_size: int = BATCH,
+        lr: float = LR, weight_decay: float = WD, warmup_epochs: float = WARMUP, clip_grad: float = CLIP,
+        seed: int = SEED, img_size: int = IMG, set_: list[str] = SET, augment: str = AUG,
+        mask_ratio: float = typer.Option(None, "--mask-ratio", help="Share of patches hidden (default 0.75)."),
+        visible_weight: float = typer.Option(None, "--visible-weight", help="Loss weight of visible patches (0.1)."),
+        decoder_dim: int = typer.Option(None, "--decoder-dim", help="Width of the 2-block decoder (default 64)."),
+        resume: bool = RESUME, val_fraction: float = VALF, limit: int = LIMIT, device: str = DEVICE,
+    ) -> None:
+        """MAE pre-training (mmLiT): writes an encoder checkpoint that `edgevit train --init` starts from."""
+        given = _given(model=model, data=data, out=None if out is None else str(out), epochs=epochs,
+                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
+                       clip_grad=clip_grad, seed=seed, img_size=img_size, set_=set_, augment=augment,
+                       mask_ratio=mask_ratio, visible_weight=visible_weight, decoder_dim=decoder_dim,
+                       val_fraction=val_fraction, limit=limit, device=device, task="mae")
+        res = _run(given, resume)
+        if res:
+            typer.echo(f"\ndone in {res['wall_s']:.0f}s: best val masked-patch loss {res['best_val_masked_loss']:.4f} "
+                       f"(epoch {res['best_epoch']}/{res['epochs']})")
+            typer.echo(f"encoder checkpoint: {res['checkpoint']}")
+            typer.echo(f"next: edgevit train --init {res['checkpoint']} --data {res['data']}")
+
+    @app.command("eval")
+    def evaluate(
+        checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint directory."),
+        data: str = typer.Option("digits", "--data", "-d", help="Dataset spec."),
+        split: str = typer.Option("test", help="test | val | train."),
+        out: Path = typer.Option(None, "--out", "-o", help="Report folder (default CHECKPOINT/eval/DATA-SPLIT)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+        batch_size: int = typer.Option(256, "--batch-size", "-b"), limit: int = LIMIT,
+        device: str = typer.Option("auto", "--device"),
+    ) -> None:
+        """Accuracy, per-class accuracy and confusion matrix (JSON + PNG) of a checkpoint on a dataset split."""
+        from edgevit.train.api import evaluate_checkpoint
+
+        res = evaluate_checkpoint(checkpoint, data, split, out, batch_size, limit, device)
+        if as_json:
+            typer.echo(json.dumps(res, indent=1))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        con = Console()
+        con.print(f"[bold]{res['model']}[/] on {data} ({split}, {res['count']} images): "
+                  f"accuracy [bold]{res['accuracy']:.2%}[/]  loss {res['loss']:.4f}", highlight=False)
+        table = Table("class", "accuracy", "support")
+        for lab, acc, sup in zip(res["labels"], res["per_class_accuracy"], res["support"], strict=True):
+            table.add_row(lab, f"{acc:.2%}", str(sup))
+        con.print(table)
+        con.print(f"report: {res['report']}\nconfusion: {res['confusion_png']}", highlight=False)
+
+    @app.command("superclasses")
+    def superclasses(
+        checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="A trained dense model's checkpoint."),
+        data: str = typer.Option("digits", "--data", "-d", help="The dataset it was trained on."),
+        num: int = typer.Option(..., "--num", "-n", help="Number of super-classes (= experts of the MoE model)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output file (default CHECKPOINT/superclasses.json)."),
+        device: str = typer.Option("auto", "--device"),
+    ) -> None:
+        """Super-classes for Mobile V-MoE: spectral clustering of a dense model's held-out confusion matrix."""
+        from edgevit.train.api import derive_superclasses
+
+        res = derive_superclasses(checkpoint, data, num, out, device)
+        for i, (name, group) in enumerate(zip(res["names"], res["groups"], strict=True)):
+            typer.echo(f"{i:>2} {name}: {', '.join(group)}")
+        typer.echo(f"wrote {res['path']}")
+        typer.echo(f"next: edgevit train --model mobile_vmoe_t32 --data {data} --superclasses {res['path']} "
+                   f"--set num_experts={num}")

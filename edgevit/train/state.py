@@ -76,8 +76,11 @@ def _old(path: Path) -> Path:
 def recover_dir(path: Path) -> None:
     """Finish a swap that a kill interrupted: `.NAME.old` stands in when NAME is gone."""
     path = Path(path)
-    if not path.exists() and _old(path).is_dir():
-        _old(path).rename(path)
+    try:
+        if not path.exists() and _old(path).is_dir():
+            _old(path).rename(path)
+    except OSError:  # another process of the same run got there first
+        pass
     shutil.rmtree(_old(path), ignore_errors=True)
 
 

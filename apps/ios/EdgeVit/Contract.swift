@@ -1,0 +1,91 @@
+import Foundation
+
+/// File names of the asset bundle that `edgevit export --app ios` writes into `EdgeVit/Resources/`.
+enum BundleFiles {
+    /// `Model.mlpackage` in the source tree; Xcode compiles it to `Model.mlmodelc` in the app bundle.
+    static let model = "Model"
+    static let labels = ("labels", "txt")
+    static let contract = ("edgevit", "json")
+    static let sample = ("sample", "png")
+
+    /// Bundled resource by name; synchronized folders copy resources to the bundle root.
+    static func url(_ name: String, _ ext: String) -> URL? {
+        Bundle.main.url(forResource: name, withExtension: ext)
+            ?? Bundle.main.url(forResource: name, withExtension: ext, subdirectory: "Resources")
+    }
+}
+
+/// The parts of `edgevit.json` (the artifact contract, format_version 1) this app uses.
+struct EdgeVitContract: Decodable {
+    struct ModelInfo: Decodable {
+        let name: String
+    }
+
+    struct Input: Decodable {
+        let name: String
+        let shape: [Int]
+        let layout: String
+    }
+
+    struct Output: Decodable {
+        let name: String
+        let shape: [Int]
+    }
+
+    struct Preprocess: Decodable {
+        let size: [Int]
+        let channels: Int
+        let mean: [Double]
+        let std: [Double]
+        let resize: String
+        let scale: Double
+    }
+
+    static let supportedFormatVersion = 1
+
+    let formatVersion: Int?
+    let model: ModelInfo
+    let labels: [String]
+    let input: Input
+    let output: Output
+    let preprocess: Preprocess
+    let precision: String?
+    let routing: String?
+    let edgevitVersion: String?
+    let file: String?
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version"
+        case model, labels, input, output, preprocess, precision, routing, file
+        case edgevitVersion = "edgevit_version"
+    }
+
+    static func load(from url: URL) throws -> EdgeVitContract {
+        let contract = try JSONDecoder().decode(EdgeVitContract.self, from: Data(contentsOf: url))
+        if let v = contract.formatVersion, v > supportedFormatVersion {
+            throw EdgeVitError.contract("edgevit.json format_version \(v) is newer than this app")
+        }
+        return contract
+    }
+}
+
+/// `labels.txt`: one label per line, in class order.
+func parseLabels(_ text: String) -> [String] {
+    var lines = text.components(separatedBy: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+    while let last = lines.last, last.isEmpty { lines.removeLast() }
+    return lines
+}
+
+enum EdgeVitError: LocalizedError {
+    case missing(String)
+    case contract(String)
+    case model(String)
+    case image(String)
+
+    var errorDescription: String? {
+        switch self {
+        case .missing(let s): return "\(s) is missing from the app bundle. Write one with: edgevit export --checkpoint DIR --target coreml --app ios"
+        case .contract(let s), .model(let s), .image(let s): return s
+        }
+    }
+}

@@ -1,0 +1,151 @@
+"""What the commands call: train / pretrain a run end to end, evaluate a checkpoint, derive super-classes.
+
+Kept apart from the typer layer so tests and notebooks can call them directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from edgevit.errors import CheckpointError, DataError
+from edgevit.runtimes.contract import atomic_write_text
+from edgevit.train import ddp
+from edgevit.train.recipe import TrainArgs
+from edgevit.train.run import BEST, prepare
+
+RESULTS_FILE = "results.json"
+
+
+def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = False,
+          console: Console | None = None) -> dict[str, Any]:
+    """Run `edgevit train` / `edgevit pretrain` (args.task) -> results (also written to OUT/results.json)."""
+    from edgevit.train.loop import Trainer
+
+    console = console or Console()
+    d = ddp.setup(args.device)
+    try:
+        t0 = time.perf_counter()
+        run = prepare(args, given, resume, d)
+        quiet = Console(quiet=True)
+        trainer = Trainer(run, d, console if d.is_main else quiet)
+        if d.is_main:
+            what = "pre-training (MAE)" if run.args.task == "mae" else "training"
+            n = sum(p.numel() for p in run.model.parameters())
+            start = f", resuming after epoch {trainer.start_epoch}" if run.state else ""
+            console.print(f"{what} [bold]{run.model.config.name}[/] ({n / 1e6:.3f}M params, {run.model.config.img_size}px) "
+                          f"on [bold]{run.splits.name}[/] ({len(run.splits.train.targets)} train / "
+                          f"{len(run.splits.val.targets)} val), {run.args.epochs} epochs, {d.world_size} process(es) "
+                          f"on {d.device}{start} -> {run.out}", highlight=False)
+        fit = trainer.fit()
+        results = finish(trainer, fit, time.perf_counter() - t0) if d.is_main else {}
+        ddp.barrier(d)
+        return results
+    finally:
+        ddp.teardown(d)
+
+
+def finish(trainer, fit: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """Rank 0 after the last epoch: test the best checkpoint, draw the plots, write results.json."""
+    from edgevit.checkpoint import load_state_dict
+    from edgevit.train import plots
+    from edgevit.train.evaluate import evaluate, write_report
+
+    run, a = trainer.run, trainer.run.args
+    out, best = run.out, run.out / BEST
+    recs = [r for r in fit["records"]]
+    results: dict[str, Any] = {"checkpoint": str(best), "best_epoch": fit["best_epoch"], "epochs": a.epochs,
+                               "wall_s": round(wall_s, 1), "model": run.model.config.name, "data": a.data,
+                               "train_img_s": (sum(r["img_s"] for r in recs) / len(recs)) if recs else None}
+    if a.task == "classify":
+        run.model.load_state_dict(load_state_dict(best))
+        split = run.splits.test if run.splits.test is not None else run.splits.val
+        res = evaluate(run.model, split, run.preprocess, len(run.labels), a.eval_batch_size, trainer.d.device,
+                       usage=bool(run.model.moe_modules()))
+        results.update({"test_split": "test" if run.splits.test is not None else "val", "test_acc": res["accuracy"],
+                        "best_val_acc": fit["best_score"]})
+        best_metrics = next((r for r in recs if r["epoch"] == fit["best_epoch"]), {})
+        metrics = {k: v for k, v in best_metrics.items() if k != "expert_usage"}
+        metrics.update(test_acc=res["accuracy"])
+        trainer._save(BEST, fit["best_epoch"], metrics, with_state=False)
+        _try(trainer.console, write_report, res, run.labels, out / "eval",
+             {"model": run.model.config.name, "data": a.data, "split": results["test_split"], "checkpoint": str(best)})
+        if "expert_usage" in res:
+            _try(trainer.console, plots.plot_expert_usage, res["expert_usage"], out / "expert_usage.png",
+                 f"{run.model.config.name}: expert usage on {results['test_split']}")
+    else:
+        results["best_val_masked_loss"] = -fit["best_score"]
+    if recs:
+        _try(trainer.console, plots.plot_curves, recs, out / "curves.png", f"{run.model.config.name} on {a.data}")
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
+    return results
+
+
+def _try(console: Console, fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception as e:  # a plot must never cost a finished run
+        console.print(f"[yellow]warning:[/] could not write {fn.__name__}: {e}", highlight=False)
+
+
+def evaluate_checkpoint(ckpt: str | Path, data: str, split: str = "test", out: str | Path | None = None,
+                        batch_size: int = 256, limit: int | None = None, device: str = "auto") -> dict[str, Any]:
+    """`edgevit eval`: accuracy, per-class accuracy, confusion (eval.json + confusion.png in `out`)."""
+    from edgevit.checkpoint import load_checkpoint
+    from edgevit.data import load_dataset
+    from edgevit.train.evaluate import evaluate, write_report
+
+    model, info = load_checkpoint(ckpt)
+    dmeta = info.meta.get("data") or {}
+    same = str(dmeta.get("spec")) == data
+    splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)) if same else 0.1,
+                          seed=int(dmeta.get("seed", 0)) if same else 0, limit=limit)
+    ds = {"test": splits.test, "val": splits.val, "train": splits.train}.get(split)
+    if split not in ("test", "val", "train"):
+        raise DataError(f"--split must be test, val or train, got {split!r}")
+    if ds is None:
+        raise DataError(f"dataset {data!r} has no {split} split")
+    labels = [str(x) for x in splits.labels]
+    if len(labels) != len(info.labels):
+        raise CheckpointError(f"{ckpt} predicts {len(info.labels)} classes but {data!r} has {len(labels)}")
+    dev = ddp.pick_device(device)
+    res = evaluate(model.to(dev), ds, info.preprocess, len(labels), batch_size, dev,
+                   usage=bool(model.moe_modules()))
+    out = Path(out) if out else Path(ckpt) / "eval" / f"{splits.name}-{split}"
+    extra = {"model": info.model_name, "checkpoint": str(ckpt), "data": data, "split": split}
+    paths = write_report(res, info.labels, out, extra)
+    return {**extra, **res, "labels": info.labels, "report": str(paths["json"]), "confusion_png": str(paths["png"])}
+
+
+def derive_superclasses(ckpt: str | Path, data: str, num: int, out: str | Path | None = None,
+                        device: str = "auto") -> dict[str, Any]:
+    """`edgevit superclasses`: cluster the dense model's confusion on the held-out split into `num` groups."""
+    from edgevit.checkpoint import load_checkpoint
+    from edgevit.data import load_dataset
+    from edgevit.train import superclasses as sc
+    from edgevit.train.evaluate import evaluate
+
+    model, info = load_checkpoint(ckpt)
+    dmeta = info.meta.get("data") or {}
+    # the split the dense model never trained on: same seed and fraction as its training run
+    splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)), seed=int(dmeta.get("seed", 0)))
+    labels = [str(x) for x in splits.labels]
+    if labels != info.labels:
+        raise CheckpointError(f"{ckpt} was trained on other classes than {data!r}")
+    dev = ddp.pick_device(device)
+    res = evaluate(model.to(dev), splits.val, info.preprocess, len(labels), device=dev)
+    import numpy as np
+
+    assignment = sc.cluster_confusion(np.asarray(res["confusion"]), num)
+    data_out = sc.to_json(assignment, labels, {"checkpoint": str(ckpt), "model": info.model_name, "data": data,
+                                               "split": "val", "val_accuracy": res["accuracy"],
+                                               "confusion": res["confusion"]})
+    path = Path(out) if out else Path(ckpt) / sc.SUPERCLASSES_FILE
+    if path.is_dir():
+        path = path / sc.SUPERCLASSES_FILE
+    sc.write_superclasses(path, data_out)
+    return {**data_out, "path": str(path)}

@@ -1,0 +1,213 @@
+"""The training loop shared by `edgevit train` (classification) and `edgevit pretrain` (MAE).
+
+Reproducibility: data order, augmentation, dropout and router noise of epoch e depend only on (seed, epoch, rank)
+because every epoch re-seeds them; the optimizer state, step and best score come back from train_state.pt. So a
+run killed at any point and resumed from its last completed epoch ends with bitwise the same weights as an
+uninterrupted run (on CPU; GPU kernels may be non-deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from edgevit.checkpoint import save_checkpoint
+from edgevit.errors import ConfigError, DataError
+from edgevit.runtimes.contract import atomic_write_text
+from edgevit.train import ddp
+from edgevit.train.evaluate import evaluate
+from edgevit.train.losses import training_loss
+from edgevit.train.progress import ProgressView
+from edgevit.train.run import BEST, LAST, Run
+from edgevit.train.schedule import lr_at, param_groups, set_lr
+from edgevit.train.state import save_train_state, set_rng_states, write_dir_atomically
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    return (seed * 1_000_003 + epoch * 10_007 + rank * 101 + 17) % (2**31 - 1)
+
+
+def seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+class Trainer:
+    def __init__(self, run: Run, d: ddp.Dist, console: Console) -> None:
+        from edgevit.data import suggested_augment
+
+        self.run, self.d, self.console, a = run, d, console, run.args
+        self.mae = a.task == "mae"
+        if self.mae:
+            from edgevit.train.mae import MAE
+
+            self.net = MAE(run.model, decoder_dim=a.decoder_dim, mask_ratio=a.mask_ratio,
+                           visible_weight=a.visible_weight).to(d.device)
+        else:
+            self.net = run.model
+        self.trainable = [p for p in self.net.parameters() if p.requires_grad]
+        self.wrapped = ddp.wrap(self.net, d)
+        self.opt = torch.optim.AdamW(param_groups(self.net, a.weight_decay), lr=a.lr)
+        self.spe = len(run.splits.train.targets) // a.batch_size
+        if self.spe < 1:
+            raise DataError(f"the training split has {len(run.splits.train.targets)} images, fewer than one batch "
+                            f"of {a.batch_size}: lower --batch-size")
+        self.total_steps, self.warmup = a.epochs * self.spe, int(round(a.warmup_epochs * self.spe))
+        if a.augment not in ("auto", "none"):
+            raise ConfigError(f"--augment must be auto or none, got {a.augment!r}")
+        self.augment = suggested_augment(run.splits.name, run.model.config.img_size) if a.augment == "auto" else None
+        self.superclass_of = (torch.tensor(run.superclasses[0], device=d.device)
+                              if run.superclasses else None)
+        self.start_epoch, self.step, self.best, self.best_epoch = 0, 0, -math.inf, -1
+        self.records: list[dict[str, Any]] = []
+        if run.state is not None:
+            self._restore(run.state)
+
+    # ------------------------------------------------------------------ state
+    def _restore(self, st: dict[str, Any]) -> None:
+        self.opt.load_state_dict(st["optimizer"])
+        self.start_epoch, self.step = int(st["epoch"]), int(st["step"])
+        self.best, self.best_epoch = float(st["best"]), int(st["best_epoch"])
+        if self.mae:
+            self.net.load_state_dict(st["decoder"], strict=False)
+        set_rng_states(st["rng"])
+        path = self.run.out / METRICS_FILE
+        if path.is_file():
+            lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+            self.records = [r for r in lines if r.get("epoch", 0) <= self.start_epoch]
+
+    def _train_state(self, epoch: int) -> dict[str, Any]:
+        st = {"optimizer": self.opt.state_dict(), "epoch": epoch, "step": self.step, "best": self.best,
+              "best_epoch": self.best_epoch}
+        if self.mae:
+            st["decoder"] = self.net.decoder_state()
+        return st
+
+    def meta(self, epoch: int, metrics: dict[str, Any]) -> dict[str, Any]:
+        r, a = self.run, self.run.args
+        s = r.splits
+        return {
+            "task": a.task, "epoch": epoch, "seed": a.seed, "metrics": metrics, "args": a.to_dict(),
+            "data": {"spec": a.data, "name": s.name, "val_fraction": a.val_fraction, "seed": a.seed, "limit": a.limit,
+                     "train": len(s.train.targets), "val": len(s.val.targets)},
+            "superclasses": ({"assignment": r.superclasses[0], "names": r.superclasses[1]} if r.superclasses else None),
+            "init": r.init_info or None, "world_size": self.d.world_size,
+        }
+
+    def _save(self, name: str, epoch: int, metrics: dict[str, Any], with_state: bool) -> Path:
+        def write(tmp: Path) -> None:
+            save_checkpoint(tmp, self.run.model, self.run.labels, self.run.preprocess, self.meta(epoch, metrics))
+            if with_state:
+                save_train_state(tmp, self._train_state(epoch))
+
+        return write_dir_atomically(self.run.out / name, write)
+
+    # ------------------------------------------------------------------ one epoch
+    def train_epoch(self, epoch: int, view: ProgressView) -> dict[str, float]:
+        from edgevit.data import BatchTransform, iterate_batches
+
+        a, d = self.run.args, self.d
+        seed_all(epoch_seed(a.seed, epoch, d.rank))
+        transform = BatchTransform(self.run.preprocess, train=True, augment=self.augment, seed=a.seed + 7919 * d.rank)
+        transform.set_epoch(epoch)
+        batches = iterate_batches(self.run.splits.train, a.batch_size // d.world_size, shuffle=True, seed=a.seed,
+                                  epoch=epoch, drop_last=True, rank=d.rank, world_size=d.world_size)
+        self.wrapped.train()
+        sums = torch.zeros(3, dtype=torch.float64, device=d.device)  # loss*n, correct, n
+        t0 = time.perf_counter()
+        for i, (images, y) in zip(range(self.spe), batches, strict=False):
+            x, y = transform(images).to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+            if self.mae:
+                loss, _ = self.wrapped(x)
+                loss = loss + self.net.aux_loss().to(loss.device)
+                correct = 0.0
+            else:
+                logits = self.wrapped(x)
+                loss, _ = training_loss(self.net, logits, y, a.label_smoothing, self.superclass_of)
+                correct = float((logits.argmax(-1) == y).sum())
+            if d.enabled:
+                loss = ddp.touch_all(loss, self.trainable)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch + 1} step {i + 1}: lower --lr")
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if a.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(self.trainable, a.clip_grad)
+            set_lr(self.opt, lr_at(self.step, self.total_steps, a.lr, self.warmup, a.min_lr))
+            self.opt.step()
+            self.step += 1
+            n = len(y)
+            sums += torch.tensor([float(loss.detach()) * n, correct, n], dtype=torch.float64, device=d.device)
+            done = (i + 1) * n * d.world_size
+            view.step(epoch, i, float(sums[0] / sums[2]), float(sums[1] / sums[2]), done / (time.perf_counter() - t0))
+        if d.device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        sums = ddp.all_sum(sums, d)
+        out = {"train_loss": float(sums[0] / sums[2]), "img_s": float(sums[2]) / dt, "time_s": dt,
+               "lr": self.opt.param_groups[0]["lr"]}
+        if not self.mae:
+            out["train_acc"] = float(sums[1] / sums[2])
+        return out
+
+    def validate(self, epoch: int) -> dict[str, Any]:
+        """Classification: accuracy/loss on the val split. MAE: masked-patch loss with fixed masks."""
+        r, a = self.run, self.run.args
+        if not self.mae:
+            res = evaluate(self.net, r.splits.val, r.preprocess, len(r.labels), a.eval_batch_size, self.d.device,
+                           self.d, usage=bool(self.net.moe_modules()))
+            out = {"val_acc": res["accuracy"], "val_loss": res["loss"], "score": res["accuracy"]}
+            if "expert_usage" in res:
+                out["expert_usage"] = res["expert_usage"]
+            return out
+        from edgevit.data import BatchTransform
+
+        seed_all(a.seed + 7)  # the same masks every epoch, so val losses compare
+        tf, ds = BatchTransform(r.preprocess, train=False), r.splits.val
+        idx = np.arange(self.d.rank, len(ds.targets), self.d.world_size)
+        sums = torch.zeros(2, dtype=torch.float64, device=self.d.device)
+        self.net.eval()
+        with torch.no_grad():
+            for s in range(0, len(idx), a.eval_batch_size):
+                x = tf(torch.as_tensor(ds.images[idx[s : s + a.eval_batch_size]])).to(self.d.device)
+                sums += torch.tensor([self.net(x)[1]["masked"] * len(x), len(x)], dtype=torch.float64,
+                                     device=self.d.device)
+        sums = ddp.all_sum(sums, self.d)
+        loss = float(sums[0] / sums[1].clamp(min=1))
+        return {"val_loss": loss, "score": -loss}
+
+    # ------------------------------------------------------------------ the run
+    def fit(self) -> dict[str, Any]:
+        a, d, r = self.run.args, self.d, self.run
+        if d.is_main:
+            r.out.mkdir(parents=True, exist_ok=True)
+        view = ProgressView(self.console, d.is_main, self.total_steps, self.step, a.epochs, self.spe)
+        with view:
+            for epoch in range(self.start_epoch, a.epochs):
+                rec: dict[str, Any] = {"epoch": epoch + 1, **self.train_epoch(epoch, view)}
+                rec.update(self.validate(epoch))
+                score = rec.pop("score")
+                improved = score > self.best
+                if improved:
+                    self.best, self.best_epoch = score, epoch + 1
+                if d.is_main:
+                    self.records.append(rec)
+                    atomic_write_text(r.out / METRICS_FILE, "".join(json.dumps(x) + "\n" for x in self.records))
+                    metrics = {k: v for k, v in rec.items() if k != "expert_usage"}
+                    if improved:
+                        self._save(BEST, epoch + 1, metrics, with_state=False)
+                    self._save(LAST, epoch + 1, metrics, with_state=True)
+                    view.epoch_line(rec, improved)
+                ddp.barrier(d)
+        return {"best_epoch": self.best_epoch, "best_score": self.best, "records": self.records}

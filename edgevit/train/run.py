@@ -1,0 +1,102 @@
+"""Set up a training run from its arguments: data, model (fresh, `--init`, or `--resume`), super-classes.
+
+Everything that can fail on bad input (unknown model/dataset, incompatible `--init`, bad super-classes, an
+unreadable checkpoint) happens here, before the output directory is touched, so a failed start writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgevit.checkpoint import load_checkpoint, read_checkpoint_info
+from edgevit.errors import ConfigError
+from edgevit.train import recipe
+from edgevit.train.ddp import Dist
+from edgevit.train.recipe import TrainArgs
+from edgevit.train.state import load_train_state, recover_dir
+
+LAST, BEST = "last", "best"
+
+
+@dataclass
+class Run:
+    args: TrainArgs
+    out: Path
+    splits: Any  # edgevit.data.DatasetSplits
+    model: torch.nn.Module
+    preprocess: Any  # Preprocess
+    labels: list[str]
+    superclasses: tuple[list[int], list[str]] | None = None
+    state: dict[str, Any] | None = None  # train_state.pt of the run being resumed
+    init_info: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_args(args: TrainArgs, given: dict[str, Any], resume: bool) -> tuple[TrainArgs, Path, Path | None]:
+    """Apply defaults and, for --resume, the saved run's args -> (args, out dir, checkpoint to resume or None)."""
+    out = Path(args.out or args.default_out())
+    last = out / LAST
+    if out.is_dir():
+        recover_dir(last)
+    if resume and (last / "train_state.pt").is_file():
+        merged = recipe.merge_for_resume(recipe.saved_args(last), given)
+        merged.out = str(out)
+        return merged, out, last
+    if not resume and last.exists():
+        raise ConfigError(f"{out} already holds a training run: pass --resume to continue it, or choose another --out")
+    args.out = str(out)
+    return args, out, None
+
+
+def model_config(args: TrainArgs, num_classes: int):
+    """The config for a new run: --init's model (or --model / the default), with --img-size and --set applied."""
+    from edgevit.registry import create_config
+
+    overrides = dict(args.overrides)
+    if args.img_size is None and args.model is None and args.init is None:
+        size = recipe.DEFAULT_IMG_SIZE.get((recipe.DEFAULT_MODEL, args.data.split(":", 1)[0]))
+        if size:
+            overrides.setdefault("img_size", size)
+    elif args.img_size is not None:
+        overrides["img_size"] = args.img_size
+    overrides["num_classes"] = num_classes
+    if args.init and args.model is None:
+        return read_checkpoint_info(args.init).config.replace(**overrides)
+    return create_config(args.model_name(), **overrides)
+
+
+def prepare(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = False, d: Dist | None = None) -> Run:
+    from edgevit.data import default_preprocess, load_dataset
+    from edgevit.registry import build_model
+    from edgevit.train import superclasses as sc
+    from edgevit.train.losses import check_superclasses
+    from edgevit.train.transfer import load_init_weights
+
+    d = d or Dist()
+    args, out, resume_from = resolve_args(args, given or {}, resume)
+    if args.task not in ("classify", "mae"):
+        raise ConfigError(f"unknown task {args.task!r}")
+    if args.batch_size % d.world_size:
+        raise ConfigError(f"--batch-size {args.batch_size} must be a multiple of the {d.world_size} processes")
+    splits = load_dataset(args.data, val_fraction=args.val_fraction, seed=args.seed, limit=args.limit)
+    labels = [str(x) for x in splits.labels]
+    state, init_info, pre = None, {}, None
+    if resume_from is not None:
+        model, info = load_checkpoint(resume_from, eval_mode=False)
+        if info.labels != labels:
+            raise ConfigError(f"{resume_from} was trained on other classes than {args.data!r}")
+        state, pre = load_train_state(resume_from), info.preprocess
+    else:
+        cfg = model_config(args, len(labels))
+        torch.manual_seed(args.seed)
+        model = build_model(cfg)
+        if args.init:
+            init_info = load_init_weights(model, args.init)
+    supers = sc.resolve(args.superclasses, splits) if args.task == "classify" else None
+    if supers is not None:
+        check_superclasses(model, supers[0], len(labels))
+    pre = pre or default_preprocess(splits, model.config.img_size, model.config.in_chans)
+    return Run(args, out, splits, model.to(d.device), pre, labels, supers, state, init_info)

@@ -1,0 +1,263 @@
+"""checkpoint -> static model -> convert -> validate -> contract -> atomic publish, for one or more targets.
+
+Output layout (default `--out`: `<checkpoint>/export/`): one folder per artifact named by `TargetPlan.tag`,
+`<target>-<precision>[-<quant>][-nhwc][-image][-dense]`, e.g. `onnx-fp32/`, `tflite-int8-static-nhwc/`, holding
+the model file (`model.onnx`, `model.tflite`, `model.mlpackage`, `model.pte`) and `edgevit.json`. That is the
+folder `edgevit bench` takes (or their parent, for all of them).
+
+Atomicity: each artifact is built in a hidden temp folder beside its destination, validated there, and renamed
+into place only when validation passes (or with `keep_invalid`, marked `validation.passed: false`). A failed
+conversion or validation leaves nothing behind; a previous artifact in the destination is replaced only by a
+complete new one. Every flag is checked for every target before any work starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevit.errors import ExportError, MissingDependencyError, ValidationError
+from edgevit.export.calibration import calibration_images, eval_images, random_inputs
+from edgevit.export.common import converter_error, one_line, quiet
+from edgevit.export.formats import ROUTINGS, TargetPlan, check_request, parse_targets
+from edgevit.export.metadata import build_contract, contract_text
+from edgevit.export.validate import ValidationReport, check_numbers, check_static_form, check_structure
+from edgevit.runtimes.base import path_size
+
+Progress = Callable[[str, str], None]  # (target tag, message)
+
+
+@dataclass
+class ExportResult:
+    plan: TargetPlan
+    routing: str
+    folder: Path | None = None  # published folder (None when nothing was published)
+    file: Path | None = None
+    size_bytes: int = 0
+    convert_seconds: float = 0.0
+    total_seconds: float = 0.0
+    report: ValidationReport | None = None
+    error: str | None = None
+    published: bool = False
+    contract: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.report is not None and self.report.passed
+
+
+@dataclass
+class ExportRequest:
+    checkpoint: Path
+    targets: str | list[str]
+    precision: str | None = None
+    routing: str = "static"
+    layout: str | None = None
+    quant: str | None = None
+    out: Path | None = None
+    calib_images: int | None = None
+    eval_images: int = 128
+    random_inputs: int = 16
+    min_agreement: float | None = None
+    keep_invalid: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    app: str | None = None
+    app_out: Path | None = None
+
+
+def plan_export(req: ExportRequest) -> list[TargetPlan]:
+    """Check every flag for every target and the converters' presence; no work yet."""
+    if req.routing not in ROUTINGS:
+        raise ExportError(f"unknown routing {req.routing!r}; expected one of {', '.join(ROUTINGS)}")
+    plans = [check_request(f, precision=req.precision, quant=req.quant, layout=req.layout,
+                           calib_images=req.calib_images, options=req.options) for f in parse_targets(req.targets)]
+    if req.app:
+        need = {"android": "tflite", "ios": "coreml"}.get(req.app)
+        if need is None:
+            raise ExportError(f"unknown app {req.app!r}; expected android or ios")
+        if need not in [p.fmt.name for p in plans]:
+            raise ExportError(f"--app {req.app} bundles a {need} model: add {need} to --target")
+    for p in plans:
+        for mod in p.fmt.requires:
+            if importlib.util.find_spec(mod) is None:
+                raise MissingDependencyError(mod.replace("_", "-"), p.fmt.extra, f"{p.fmt.name} export")
+    return plans
+
+
+def _tag(plan: TargetPlan, routing: str) -> str:
+    return plan.tag + ("-dense" if routing == "dense" else "")
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Rename a finished temp folder into place; an existing folder is replaced only once the new one is there."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        final.rename(old / final.name)
+    try:
+        tmp.rename(final)
+    except BaseException:
+        if old is not None:
+            (old / final.name).rename(final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_checkpoint(req: ExportRequest, progress: Progress | None = None) -> list[ExportResult]:
+    """Run the whole pipeline; raises on bad input before any work, returns one result per target."""
+    import torch
+
+    from edgevit.checkpoint import checkpoint_sha256, load_checkpoint
+    from edgevit.export.routing import to_static
+
+    say = progress or (lambda tag, msg: None)
+    plans = plan_export(req)
+    model, info = load_checkpoint(req.checkpoint)
+    sha = checkpoint_sha256(req.checkpoint)
+    out_root = Path(req.out) if req.out else Path(req.checkpoint) / "export"
+    out_root.mkdir(parents=True, exist_ok=True)
+
+    real = eval_images(info.meta, req.eval_images)
+    x_real = real.preprocess(info.preprocess, "NCHW")
+    x_rand = random_inputs(x_real.shape, req.random_inputs)
+    with torch.no_grad():
+        ref_real, ref_rand = (model(torch.from_numpy(a)).numpy() for a in (x_real, x_rand))
+        static = to_static(model, req.routing)
+        st_real, st_rand = (static(torch.from_numpy(a)).numpy() for a in (x_real, x_rand))
+    routing = getattr(static, "edgevit_routing", "none")
+    from edgevit.export.routing import expert_tensors
+
+    experts = expert_tensors(model)
+    params = sum(p.numel() for p in model.parameters())
+    ctx = dict(info=info, sha=sha, real=real, x_real=x_real, x_rand=x_rand, ref_real=ref_real,
+               ref_rand=ref_rand, st=(st_real, st_rand), static=static, routing=routing, experts=experts,
+               params=params)
+    results = [_export_one(req, p, out_root, ctx, say) for p in plans]
+    if req.app:
+        _bundle(req, results, say)
+    return results
+
+
+def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ctx: dict[str, Any], say: Progress) -> ExportResult:
+    import torch
+
+    from edgevit.export.routing import NHWCInput
+
+    tag = _tag(plan, ctx["routing"])
+    res = ExportResult(plan, ctx["routing"])
+    t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{tag}.tmp-", dir=out_root))
+    tmp.chmod(0o755)  # mkdtemp makes 0700; the published folder should read like any other
+    try:
+        nhwc = plan.layout == "NHWC"
+        model = NHWCInput(ctx["static"]).eval() if nhwc else ctx["static"]
+        x_real, x_rand = (a.transpose(0, 2, 3, 1).copy() if nhwc else a for a in (ctx["x_real"], ctx["x_rand"]))
+        sample = torch.from_numpy(x_real[:1].copy())
+        calib = None
+        if plan.needs_calibration:
+            cal = calibration_images(ctx["info"].meta, req.calib_images or 64)
+            calib = cal.preprocess(ctx["info"].preprocess, plan.layout)
+        mod = importlib.import_module(plan.fmt.module)
+        path = tmp / plan.fmt.file
+        say(tag, f"converting ({plan.fmt.title}, {plan.precision}{', ' + plan.quant if plan.quant else ''})")
+        log: list[str] = []
+        try:
+            with quiet(log):
+                mod.export(model, sample, path, precision=plan.precision, quant=plan.quant, calibration=calib,
+                           **plan.options)
+        except Exception as e:
+            raise converter_error(plan.fmt.name, e, model, sample, "".join(log)) from None
+        res.convert_seconds = time.perf_counter() - t0
+        say(tag, "validating")
+        graph = mod.inspect(path)
+        info = ctx["info"]
+        extra: dict[str, Any] = {"quantization": plan.quant, "export_seconds": round(res.convert_seconds, 2)}
+        extra.update({k: v for k, v in plan.options.items()})
+        contract = build_contract(
+            info, target=plan.fmt.name, file=plan.fmt.file, precision=plan.precision, routing=ctx["routing"],
+            layout=plan.layout, sha256=ctx["sha"], eval_set=ctx["real"].name, input_name=graph.input_name,
+            output_name=graph.output_name, dynamic_batch=not isinstance(graph.input_shape[0], int),
+            params=ctx["params"], extra={k: v for k, v in extra.items() if v is not None})
+        contract.save(tmp)
+        report = ValidationReport(plan.fmt.name, plan.precision, eval_set=ctx["real"].name)
+        check_structure(report, plan.fmt.name, contract, graph, ctx["experts"] if plan.precision != "int8" else None)
+        check_static_form(report, np.concatenate([ctx["ref_real"], ctx["ref_rand"]]), np.concatenate(ctx["st"]))
+        _run_numbers(report, plan, tmp, x_real, x_rand, ctx, req)
+        if ctx["real"].note:
+            report.add("eval images", None, ctx["real"].note)
+        contract.validation = report.to_dict()
+        embedded = mod.embed_metadata(path, contract_text(contract))
+        contract.extra["embedded"] = plan.fmt.embeds if embedded else "beside only"
+        contract.save(tmp)
+        res.report, res.contract = report, contract
+        res.size_bytes = path_size(path)
+        final = out_root / tag
+        if report.passed or req.keep_invalid:
+            publish(tmp, final)
+            res.folder, res.file, res.published = final, final / plan.fmt.file, True
+        say(tag, "done" if report.passed else "validation failed")
+    except Exception as e:
+        err = e if isinstance(e, ExportError | ValidationError | MissingDependencyError) else converter_error(
+            plan.fmt.name, e)
+        res.error = str(err)
+        say(tag, f"failed: {one_line(str(err), 200)}")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        res.total_seconds = time.perf_counter() - t0
+    return res
+
+
+def _run_numbers(report: ValidationReport, plan: TargetPlan, folder: Path, x_real: np.ndarray, x_rand: np.ndarray,
+                 ctx: dict[str, Any], req: ExportRequest) -> None:
+    from edgevit.runtimes.base import UnsupportedPlatformError, open_harness
+
+    try:
+        with quiet():
+            h = open_harness(folder, runtime=plan.fmt.runtime)
+    except UnsupportedPlatformError as e:
+        report.add("numeric check", None, f"skipped: {e}")
+        return
+    try:
+        with quiet():
+            out_real, out_rand = h.run(x_real), h.run(x_rand)
+    finally:
+        h.close()
+    check_numbers(report, plan.precision, ctx["ref_real"], out_real, ctx["ref_rand"], out_rand,
+                  ctx["real"].labels, req.min_agreement)
+
+
+def _bundle(req: ExportRequest, results: list[ExportResult], say: Progress) -> None:
+    from edgevit.export.app_bundle import write_app_bundle
+
+    need = {"android": "tflite", "ios": "coreml"}[req.app]
+    res = next((r for r in results if r.plan.fmt.name == need and r.published), None)
+    if res is None:
+        raise ExportError(f"--app {req.app}: no valid {need} artifact to bundle")
+    dest = write_app_bundle(res.file, res.contract, req.app, req.app_out)
+    say(need, f"app bundle written to {dest}")
+    res.contract.extra["app_bundle"] = str(dest)
+
+
+def raise_for_failures(results: list[ExportResult]) -> None:
+    """One clear error when any target failed (after every target has had its turn)."""
+    bad = [r for r in results if not r.ok]
+    if not bad:
+        return
+    parts = []
+    for r in bad:
+        what = r.error or (r.report.failure() if r.report else "failed")
+        kept = " (kept: --keep-invalid)" if r.published else " (no artifact written)"
+        parts.append(f"{_tag(r.plan, r.routing)}: {what}{kept}")
+    cls = ExportError if any(r.error for r in bad) else ValidationError
+    raise cls("; ".join(parts))
