@@ -8,6 +8,7 @@ A bundle is one folder the app reads at start-up, and nothing else:
 | `labels.txt` | one label per line, in class order | same |
 | `edgevit.json` | the artifact contract (with `file` naming the bundled model) | same |
 | `sample.png` | one real test image (8-bit RGB) the app classifies at launch | same |
+| `eval.json` + `eval.bin` | an eval set for on-device accuracy: `{name, n, height, width, channels: 3, labels}` and the images as raw RGB bytes (N, H, W, 3), row-major | same |
 
 `write_app_bundle` builds the bundle in a temporary folder beside the destination, checks it with
 `check_app_bundle` (labels count == output size, model input == the contract's input shape and layout, every
@@ -24,17 +25,23 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgevit.errors import ExportError
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, load_contract
 
+if TYPE_CHECKING:
+    from edgevit.runtimes.evalset import EvalSet
+
 APPS = ("android", "ios")
 MODEL_NAMES = {"android": "model.tflite", "ios": "Model.mlpackage"}
 LABELS_FILENAME = "labels.txt"
 SAMPLE_FILENAME = "sample.png"
+EVAL_JSON = "eval.json"
+EVAL_BIN = "eval.bin"
+MAX_EVAL_IMAGES = 1000  # keeps the app small: 1000 CIFAR images are 3 MB of RGB
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUNDLE_DIRS = {
     "android": Path("apps/android/app/src/main/assets"),
@@ -57,14 +64,18 @@ def write_app_bundle(
     out: str | Path | None = None,
     *,
     sample: str | Path | np.ndarray | None = None,
+    evalset: EvalSet | None = None,
+    max_eval: int = MAX_EVAL_IMAGES,
 ) -> Path:
     """Write the asset bundle for `app` ('android' | 'ios') and return its folder.
 
     `artifact`: the exported model (android: the `.tflite` file; ios: the `.mlpackage` folder), or the
     export folder holding `contract.file`. `out`: the bundle folder (default: the sample app's asset folder
-    in this source tree). `sample`: the image to bundle (a file or a uint8 array); by default a real digits
-    test image from `edgevit/runtimes/data/digits_test.npz` (the right one when the contract's eval_set is
-    digits; for other sets it still exercises the pipeline, so pass a sample from that set when you have one).
+    in this source tree). `sample`: the image to bundle (a file or a uint8 array); by default the first image of
+    the eval set, else a real digits test image (`edgevit/runtimes/data/digits_test.npz`).
+    `evalset`: an `edgevit.runtimes.evalset.EvalSet` of same-size images the apps use to measure accuracy on the
+    phone (at most `max_eval` images are bundled); by default the shipped digits test set when the contract's
+    eval_set is digits, else none (the apps then report accuracy null). `max_eval=0` bundles none.
 
     Raises ExportError when the artifact is missing or the bundle would not be self-consistent.
     """
@@ -89,6 +100,11 @@ def write_app_bundle(
             shutil.copytree(model_src, tmp / model_name)
         (tmp / LABELS_FILENAME).write_text("".join(f"{label}\n" for label in contract.labels), encoding="utf-8")
         dataclasses.replace(contract, file=model_name).save(tmp / CONTRACT_FILENAME)
+        ev = _default_evalset(evalset, contract) if max_eval > 0 else None
+        if ev is not None:
+            _write_evalset(tmp, ev, max_eval)
+        if sample is None and ev is not None:
+            sample = np.asarray(ev.images[0])
         _write_sample(tmp / SAMPLE_FILENAME, sample)
         problems = check_app_bundle(tmp, app)
         if problems:
@@ -138,6 +154,7 @@ def check_app_bundle(folder: str | Path, app: str | None = None) -> list[str]:
         problems.append(f"contract file is {contract.file!r}, expected {model_name!r}")
     problems += _contract_shape_problems(contract)
     problems += _sample_problems(folder / SAMPLE_FILENAME)
+    problems += _evalset_problems(folder, contract)
     if app == "android":
         problems += _tflite_problems(folder / model_name, contract)
     else:
@@ -202,11 +219,72 @@ def _write_sample(path: Path, sample: str | Path | np.ndarray | None) -> None:
     Image.fromarray(_sample_image(sample)).save(path, format="PNG")
 
 
+def _default_evalset(evalset: EvalSet | None, contract: Contract) -> EvalSet | None:
+    if evalset is not None:
+        return evalset
+    if contract.eval_set.split(":")[0].split("[")[0] == "digits":
+        from edgevit.runtimes.evalset import shipped_digits
+
+        return shipped_digits()
+    return None
+
+
+def _rgb_images(images: np.ndarray) -> np.ndarray:
+    x = np.asarray(images)
+    if x.dtype != np.uint8:
+        raise ExportError(f"eval images must be uint8, got {x.dtype}")
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim == 3:
+        x = np.repeat(x[..., None], 3, axis=-1)
+    if x.ndim != 4 or x.shape[-1] not in (3, 4):
+        raise ExportError(f"eval images must be (N, H, W[, C]) of one size, got {x.shape}")
+    return np.ascontiguousarray(x[..., :3])
+
+
+def _write_evalset(folder: Path, ev: EvalSet, max_eval: int) -> None:
+    """eval.bin: raw RGB bytes (N, H, W, 3); eval.json: its shape, name and labels (apps read both)."""
+    images = _rgb_images(ev.images[:max_eval])
+    labels = [int(v) for v in np.asarray(ev.labels[:max_eval]).reshape(-1)]
+    if len(labels) != images.shape[0] or not labels:
+        raise ExportError(f"eval set {ev.name!r}: {images.shape[0]} images but {len(labels)} labels")
+    n, h, w, c = images.shape
+    name = ev.name if n == len(ev) else f"{ev.name}[:{n}]"
+    meta = {"name": name, "n": n, "height": h, "width": w, "channels": c, "file": EVAL_BIN, "labels": labels}
+    (folder / EVAL_BIN).write_bytes(images.tobytes())
+    (folder / EVAL_JSON).write_text(json.dumps(meta) + "\n", encoding="utf-8")
+
+
+def _evalset_problems(folder: Path, c: Contract) -> list[str]:
+    has_json, has_bin = (folder / EVAL_JSON).exists(), (folder / EVAL_BIN).exists()
+    if not has_json and not has_bin:
+        return []  # optional: the apps then report accuracy null
+    if has_json != has_bin:
+        return [f"{EVAL_JSON} and {EVAL_BIN} go together; only one is there"]
+    try:
+        meta = json.loads((folder / EVAL_JSON).read_text(encoding="utf-8"))
+        n, h, w, ch = (int(meta[k]) for k in ("n", "height", "width", "channels"))
+        labels = [int(v) for v in meta["labels"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return [f"{EVAL_JSON} is malformed: {e}"]
+    problems = []
+    if ch != 3:
+        problems.append(f"{EVAL_JSON}: channels must be 3 (RGB bytes), got {ch}")
+    if len(labels) != n:
+        problems.append(f"{EVAL_JSON}: n is {n} but there are {len(labels)} labels")
+    if labels and not 0 <= min(labels) <= max(labels) < c.num_classes:
+        problems.append(f"{EVAL_JSON}: labels outside 0..{c.num_classes - 1}")
+    size = (folder / EVAL_BIN).stat().st_size
+    if size != n * h * w * ch:
+        problems.append(f"{EVAL_BIN} holds {size} bytes, expected {n}x{h}x{w}x{ch} = {n * h * w * ch}")
+    return problems
+
+
 def _carry_other_files(dest: Path, tmp: Path) -> None:
     """Keep files in the destination that are not part of a bundle (a README someone put there)."""
     if not dest.is_dir():
         return
-    ours = {*MODEL_NAMES.values(), LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME}
+    ours = {*MODEL_NAMES.values(), LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME, EVAL_JSON, EVAL_BIN}
     for child in dest.iterdir():
         if child.name in ours or (tmp / child.name).exists():
             continue

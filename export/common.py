@@ -36,10 +36,13 @@ class GraphInfo:
 @contextlib.contextmanager
 def quiet(log: list[str] | None = None) -> Iterator[None]:
     """Silence converters' prints and C++ logs (fd-level); the captured text goes to `log` for error messages."""
+    import warnings
+
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
+    with tempfile.TemporaryFile(mode="w+b") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         os.dup2(tmp.fileno(), 1)
         os.dup2(tmp.fileno(), 2)
         try:

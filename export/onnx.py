@@ -30,7 +30,7 @@ _DTYPES = {1: "float32", 10: "float16", 11: "float64", 3: "int8", 2: "uint8"}
 
 
 def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quant: str | None = None,
-           calibration: np.ndarray | None = None, opset: int | None = None, no_simplify: bool = False) -> Path:
+           calibration: np.ndarray | None = None, info: Any = None, opset: int | None = None, no_simplify: bool = False) -> Path:
     """Write `model` (already in its static export form) to `path` as ONNX."""
     onnx = require("onnx", "onnx", "ONNX export")
     require("onnxscript", "onnx", "the dynamo ONNX exporter")

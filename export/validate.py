@@ -115,7 +115,9 @@ def check_structure(report: ValidationReport, target: str, contract: Any, graph:
     report.structure = {"input": {"name": graph.input_name, "shape": got_in, "dtype": graph.input_dtype},
                         "output": {"name": graph.output_name, "shape": got_out},
                         "ops": dict(sorted(graph.ops.items())), **graph.extra}
-    if experts and graph.constants:
+    if experts and contract.precision == "int8":
+        report.add("experts in graph", None, "int8 weights: not counted (counted in the fp32/fp16 exports)")
+    elif experts and graph.constants:
         counts = count_experts(graph.constants, experts, fp16=contract.precision == "fp16")
         report.experts = {k: f"{a}/{b}" for k, (a, b) in counts.items()}
         have, total = sum(a for a, _ in counts.values()), sum(b for _, b in counts.values())
@@ -123,15 +125,16 @@ def check_structure(report: ValidationReport, target: str, contract: Any, graph:
         report.add("experts in graph", have == total,
                    f"{have}/{total} in {len(counts)} MoE layers" + (f"; missing in {', '.join(missing)}" if missing else ""))
     elif experts:
-        report.add("experts in graph", None, "weights are quantized or not readable: not counted")
+        report.add("experts in graph", None, graph.extra.get("constants_note", "weights not readable: not counted"))
     if target == "tflite":
         bad = [op for op in graph.ops if any(op.startswith(f) for f in FORBIDDEN_TFLITE_OPS)]
         report.add("builtin ops only", not bad, f"found {bad}" if bad else f"{len(graph.ops)} op types, no sort/custom ops")
     if target == "executorch" and "delegated_nodes" in graph.extra:
         d, n = graph.extra["delegated_nodes"], graph.extra["non_delegated_nodes"]
-        report.add("delegated to XNNPACK", True if d else None, f"{d}/{d + n} nodes ({100 * d / max(1, d + n):.0f}%)")
-    if target == "coreml":
-        report.add("metadata embedded", "edgevit" in graph.metadata, "user_defined_metadata['edgevit']")
+        top = ", ".join(f"{k.split('::')[-1]} x{v}" for k, v in graph.ops.most_common() if not k.startswith("delegate:"))
+        report.add("delegated to XNNPACK", True if d else None,
+                   f"{d} delegate calls, {n} portable kernel calls ({100 * d / max(1, d + n):.0f}% of calls"
+                   f" delegated; portable: {top[:160]})")
 
 
 def check_static_form(report: ValidationReport, eager: np.ndarray, static: np.ndarray) -> None:

@@ -140,9 +140,11 @@ def bench_harness(h: Harness, evalset: EvalSet, cfg: BenchConfig, reference: np.
         h.run(xl)
         lt = _timed_calls(h, xl, max(cfg.large_runs, 1), None)
         r["throughput_ips"][str(cfg.large_batch)] = round(cfg.large_batch * 1000.0 / float(np.median(lt)), 2)
-        if h.fixed_batch is not None and h.fixed_batch != cfg.large_batch:
-            r["notes"].append(f"the model has a static batch of {h.fixed_batch}: batch {cfg.large_batch} "
-                              "runs as a loop")
+    looped = [b for b in (cfg.batch, cfg.large_batch if cfg.large_batch > cfg.batch else 0)
+              if b and h.fixed_batch is not None and b != h.fixed_batch]
+    if looped:
+        r["notes"].append(f"the model has a static batch of {h.fixed_batch}: batch "
+                          f"{' and '.join(map(str, looped))} run as a loop of it")
     r["peak_rss_mb"] = peak_rss_mb()
     r["status"] = "ok"
     return r, logits

@@ -58,6 +58,11 @@ def plan_jobs(artifacts: list[str | Path], runtimes: list[str] | None, threads: 
             continue
         used.update(wanted)
         jobs += [Job(p, rt, t, reference=(rt == "torch")) for rt in wanted for t in threads]
+    if runtimes and "torch" in runtimes and "torch" not in used and reference is None:
+        # no checkpoint folder given: the checkpoints the exported artifacts came from (their contracts say)
+        for ckpt in _source_checkpoints(paths):
+            jobs = [Job(ckpt, "torch", t, reference=True) for t in threads] + jobs
+            used.add("torch")
     missing = [r for r in (runtimes or []) if r not in used and not (r == "torch" and reference is not None)]
     if missing:
         raise RuntimeHarnessError(f"no artifact among {[str(p) for p in paths]} runs with {', '.join(missing)} "
@@ -66,6 +71,18 @@ def plan_jobs(artifacts: list[str | Path], runtimes: list[str] | None, threads: 
     if not jobs:
         raise RuntimeHarnessError("no artifact matched the requested runtimes")
     return sorted(jobs, key=lambda j: not j.reference)
+
+
+def _source_checkpoints(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for p in paths:
+        try:
+            src = load_contract(p).source.get("checkpoint")
+        except Exception:
+            continue
+        if src and Path(src).is_dir() and Path(src) not in found:
+            found.append(Path(src))
+    return found
 
 
 @dataclass

@@ -37,13 +37,20 @@ class CoreMLHarness(Harness):
         return key
 
     def version(self) -> str:
-        try:
-            return str(require("coremltools", "coreml", "Core ML").__version__)
-        except ImportError:
+        from importlib import metadata
+
+        try:  # metadata, not an import: coremltools is slow to import and useless off macOS
+            return metadata.version("coremltools")
+        except metadata.PackageNotFoundError:
             return ""
 
     def provider(self) -> str | None:
         return self._units()
+
+    def info(self):  # type: ignore[override]
+        info = super().info()
+        info.threads = None  # Core ML schedules its own threads; --threads does not apply
+        return info
 
     def _load(self) -> None:
         if platform.system() != "Darwin":

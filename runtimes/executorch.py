@@ -65,7 +65,7 @@ class ExecuTorchHarness(Harness):
         shape = tuple(int(s) for s in meta.input_tensor_meta(0).sizes())
         self.check_input_shape(shape)
         self.fixed_batch = shape[0]  # .pte files from torch.export are static unless exported with dynamic dims
-        self._dynamic = bool(self.options.get("dynamic_batch", False))
+        self._dynamic = bool(self.options.get("dynamic_batch", self.contract.input.get("dynamic_batch", False)))
         if self._dynamic:
             self.fixed_batch = None
 

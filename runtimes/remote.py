@@ -66,6 +66,8 @@ def artifact_files(artifact: str | Path) -> tuple[Path, list[tuple[Path, str]]]:
     contract, model = resolve_artifact(artifact)
     folder = model.parent.name or "artifact"
     files = [(model, f"{folder}/{model.name}"), (model.parent / CONTRACT_FILENAME, f"{folder}/{CONTRACT_FILENAME}")]
+    # side files named after the model (ONNX external weights: model.onnx.data) travel with it
+    files += [(p, f"{folder}/{p.name}") for p in sorted(model.parent.glob(f"{model.name}.*")) if p.is_file()]
     return model, files
 
 

@@ -168,9 +168,42 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, 
     return path, f"plot: {path}"
 
 
+def _looks_like_result(d: Any) -> bool:
+    if not isinstance(d, dict):
+        return False
+    if str(d.get("schema", "")).startswith(SCHEMA.split("/")[0] + "/"):
+        return True
+    return "schema" not in d and {"model", "runtime", "latency_ms"} <= set(d)  # an app's file without the tag
+
+
+def normalize(d: dict[str, Any]) -> dict[str, Any]:
+    """Fill what an older or hand-written result (e.g. a sample app's) leaves out, so reports can read it."""
+    from edgevit.runtimes.machine import slug
+
+    r = dict(d)
+    r.setdefault("schema", SCHEMA)
+    r.setdefault("status", "ok" if (r.get("latency_ms") or {}).get("mean") is not None else "error")
+    r.setdefault("source", "app")
+    if not r.get("format"):
+        from edgevit.runtimes.base import SUFFIX_RUNTIME
+
+        r["format"] = SUFFIX_RUNTIME.get(Path(str(r.get("artifact") or "")).suffix)
+    rt = dict(r.get("runtime") or {})
+    if "provider" not in rt and "delegate" in rt:
+        rt["provider"] = rt.pop("delegate")
+    r["runtime"] = rt
+    m = dict(r.get("machine") or {})
+    m.setdefault("name", slug(str(m.get("device") or m.get("cpu") or m.get("hostname") or "device")))
+    r["machine"] = m
+    tp = r.get("throughput_ips")
+    if isinstance(tp, int | float):
+        r["throughput_ips"] = {str(r.get("batch") or 1): float(tp)}
+    return r
+
+
 def _as_results(data: Any) -> list[dict[str, Any]]:
     items = data if isinstance(data, list) else [data]
-    return [d for d in items if isinstance(d, dict) and str(d.get("schema", "")).startswith(SCHEMA.split("/")[0] + "/")]
+    return [normalize(d) for d in items if _looks_like_result(d)]
 
 
 def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:

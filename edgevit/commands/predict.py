@@ -1,14 +1,63 @@
-"""`edgevit predict`: placeholder until its issue lands."""
+"""`edgevit predict` (image files -> top-k labels through an exported model or a checkpoint) and `edgevit info`
+(what an artifact or checkpoint is). Typer glue only: the work is in the torch-free `edgevit.runtimes.predict`
+/ `edgevit.runtimes.inspect` (which a Pi runs as `python -m edgevit.runtimes predict`), and in
+`edgevit.inspect_checkpoint` for checkpoints. torch is imported only for `--checkpoint` / `--runtime torch`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from edgevit.commands import not_built
+_PREDICT_HELP = """Predict the classes of image files (PNG, JPEG, ...; folders are walked) with an exported model.
+
+Images are preprocessed exactly as the artifact's edgevit.json says, run one at a time in the runtime that fits
+the file (or --runtime), and shown as file -> top-k labels with probabilities and the latency per image.
+A file that cannot be read is reported and the others go on; any failed file makes the exit status 1.
+"""
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("predict", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def _placeholder(ctx: typer.Context) -> None:
-        """Not built yet."""
-        not_built("predict", "see the open issues")
+    @app.command("predict", help=_PREDICT_HELP)
+    def predict(
+        images: list[Path] = typer.Argument(..., help="Image files or folders of them."),
+        artifact: Path = typer.Option(None, "--artifact", "-a", help="Exported artifact file or its folder "
+                                      "(with edgevit.json)."),
+        checkpoint: Path = typer.Option(None, "--checkpoint", "-c", help="Checkpoint folder, run in torch eager."),
+        runtime: str = typer.Option(None, "--runtime", "-r", help="onnx | tflite | coreml | executorch | torch "
+                                    "(default: the one that fits the file)."),
+        topk: int = typer.Option(3, "--topk", "-k", help="Labels shown per image."),
+        threads: int = typer.Option(None, "--threads", "-t", help="Runtime threads (default: the runtime's)."),
+        strict_channels: bool = typer.Option(False, "--strict-channels",
+                                             help="A grey image for a colour model (or the reverse) fails the file "
+                                             "instead of being converted."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        from edgevit.errors import RuntimeHarnessError
+        from edgevit.runtimes.predict import failure_line, resolve_target, run_predict, show_report
+
+        path, rt = resolve_target(artifact, checkpoint, runtime)
+        report = run_predict(list(images), path, rt, topk, threads, strict_channels)
+        show_report(report, as_json)
+        line = failure_line(report)
+        if line:
+            raise RuntimeHarnessError(line)
+
+    @app.command("info")
+    def info(
+        path: Path = typer.Argument(..., help="Artifact file or folder, checkpoint folder, or a folder of them."),
+        as_json: bool = typer.Option(False, "--json", help="Print the description as JSON."),
+    ) -> None:
+        """What an exported artifact or a checkpoint is: model and config, parameters, input shape/layout,
+        preprocessing, labels, routing, precision, size, edgevit version and the validation report."""
+        from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir
+        from edgevit.runtimes.inspect import describe_artifacts, show_descriptions
+
+        if any(is_checkpoint_dir(p) for p in expand_artifacts(path)):
+            from edgevit.inspect_checkpoint import describe_path
+
+            descs = describe_path(path)
+        else:  # artifacts only: stays torch-free
+            descs = describe_artifacts(path)
+        show_descriptions(descs, as_json)

@@ -33,18 +33,21 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> P
     """Loss (train, val) and accuracy (train, val) per epoch from metrics.jsonl records."""
     plt = _pyplot()
     ep = [r["epoch"] for r in records]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for key, label in (("train_loss", "train"), ("val_loss", "val")):
-        if any(key in r for r in records):
-            a1.plot(ep, [r.get(key) for r in records], marker="o", ms=3, label=label)
-    for key, label in (("train_acc", "train"), ("val_acc", "val")):
-        if any(key in r for r in records):
-            a2.plot(ep, [r.get(key) for r in records], marker="o", ms=3, label=label)
-    a1.set(xlabel="epoch", ylabel="loss", title="loss")
-    a2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.0))
-    for a in (a1, a2):
-        a.grid(alpha=0.3)
-        a.legend()
+    has_acc = any("val_acc" in r or "train_acc" in r for r in records)
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 3.8), squeeze=False)
+    panels = [(axes[0][0], "loss", (("train_loss", "train"), ("val_loss", "val")))]
+    if has_acc:
+        panels.append((axes[0][1], "accuracy", (("train_acc", "train"), ("val_acc", "val"))))
+    for ax, what, keys in panels:
+        for key, label in keys:
+            pts = [(e, r[key]) for e, r in zip(ep, records, strict=True) if key in r]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", ms=3, label=label)
+        ax.set(xlabel="epoch", ylabel=what, title=what)
+        if what == "accuracy":
+            ax.set_ylim(0, 1.0)
+        ax.grid(alpha=0.3)
+        ax.legend()
     if title:
         fig.suptitle(title)
     return _save(fig, path)

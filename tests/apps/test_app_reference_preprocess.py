@@ -130,7 +130,7 @@ def build_golden(ref, digits_images: np.ndarray) -> dict:
         stats.append({"samples": [float(v) for v in samples], "expected": {
             "p50": float(np.percentile(s, 50)), "p90": float(np.percentile(s, 90)),
             "p99": float(np.percentile(s, 99)), "mean": float(s.mean()), "trimmed_mean": float(kept.mean()),
-            "std": float(s.std()), "min": float(s[0]), "max": float(s[-1]), "runs": n}})
+            "std": float(s.std(ddof=1)) if n > 1 else 0.0, "min": float(s[0]), "max": float(s[-1]), "runs": n}})
     return {"generated_by": "tests/apps/test_app_reference_preprocess.py (EDGEVIT_UPDATE_GOLDEN=1 rewrites)",
             "cases": cases, "stats": stats}
 
@@ -143,6 +143,13 @@ def test_android_golden_file_is_current(ref, digits):
     assert GOLDEN.is_file(), "run with EDGEVIT_UPDATE_GOLDEN=1 to write the golden file"
     on_disk = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert on_disk == json.loads(json.dumps(golden)), "golden file is stale: rerun with EDGEVIT_UPDATE_GOLDEN=1"
+    # the apps' latency statistics are the desktop harness's (which rounds to 4 decimals)
+    from edgevit.runtimes.bench import latency_stats
+
+    for case in on_disk["stats"]:
+        want = latency_stats(case["samples"])
+        for k, v in case["expected"].items():
+            assert v == pytest.approx(want[k], abs=1e-4), k
     # and the golden floats are the runtime path's floats
     for case in on_disk["cases"]:
         c = case["contract"]

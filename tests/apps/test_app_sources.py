@@ -8,11 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-
-from edgevit.export.app_bundle import LABELS_FILENAME, MODEL_NAMES, SAMPLE_FILENAME
-from edgevit.runtimes.contract import CONTRACT_FILENAME
-
 from app_testlib import APPS
+
+from edgevit.export.app_bundle import EVAL_BIN, EVAL_JSON, LABELS_FILENAME, MODEL_NAMES, SAMPLE_FILENAME
+from edgevit.runtimes.contract import CONTRACT_FILENAME
 
 ANDROID_SRC = APPS / "android" / "app" / "src" / "main" / "java"
 IOS_SRC = APPS / "ios" / "EdgeVit"
@@ -28,23 +27,18 @@ BANNED_NUMBERS = [
 # 0.5 is allowed only in the half-pixel coordinate `(o + 0.5) * scale - 0.5` of the bilinear taps.
 HALF_PIXEL = re.compile(r"\(\s*(?:Double\()?o\)?\s*\+\s*0\.5\s*\)\s*\*\s*scale\s*-\s*0\.5")
 
-BENCH_SCHEMA = {
-    "model": None,
-    "artifact": None,
-    "runtime": {"name", "version", "threads", "delegate"},
-    "precision": None,
-    "routing": None,
-    "batch": None,
-    "latency_ms": {"p50", "p90", "p99", "mean", "trimmed_mean", "std", "min", "max", "runs"},
-    "throughput_ips": None,
-    "load_time_ms": None,
-    "peak_rss_mb": None,
-    "size_bytes": None,
-    "accuracy": None,
-    "machine": {"cpu", "cores", "arch", "os", "python", "hostname", "device"},
-    "timestamp": None,
-    "edgevit_version": None,
-}
+
+def bench_schema() -> dict[str, set[str] | None]:
+    """The result object `edgevit bench` writes (`edgevit.runtimes.bench.new_result`): top-level keys, and the
+    keys of the nested objects the apps fill."""
+    from edgevit.runtimes.bench import LATENCY_KEYS, new_result
+
+    r = new_result()
+    schema: dict[str, set[str] | None] = dict.fromkeys(r)
+    schema["runtime"] = set(r["runtime"])
+    schema["machine"] = set(r["machine"])
+    schema["latency_ms"] = set(LATENCY_KEYS)
+    return schema
 
 
 def _strip_comments(code: str) -> str:
@@ -115,32 +109,44 @@ def test_preprocessors_read_every_constant_from_the_contract():
 
 def test_apps_use_the_bundle_file_names():
     kotlin = (ANDROID_SRC / "dev/edgevit/sample/Contract.kt").read_text()
-    for name in (MODEL_NAMES["android"], LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME):
+    for name in (MODEL_NAMES["android"], LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME, EVAL_JSON, EVAL_BIN):
         assert f'"{name}"' in kotlin, name
     swift = (IOS_SRC / "Contract.swift").read_text()
     assert f'"{Path(MODEL_NAMES["ios"]).stem}"' in swift
-    for name in (LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME):
+    for name in (LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME, EVAL_JSON, EVAL_BIN):
         stem, ext = name.rsplit(".", 1)
         assert f'("{stem}", "{ext}")' in swift, name
 
 
 @pytest.mark.parametrize("app", ["android", "ios"])
 def test_sample_bench_json_has_the_bench_schema(app):
-    record = json.loads((APPS / app / "docs" / "bench-result.sample.json").read_text())
-    assert set(record) == set(BENCH_SCHEMA)
-    for key, sub in BENCH_SCHEMA.items():
+    from edgevit.runtimes.bench import SCHEMA
+    from edgevit.runtimes.report import load_results, row
+
+    path = APPS / app / "docs" / "bench-result.sample.json"
+    record = json.loads(path.read_text())
+    schema = bench_schema()
+    assert set(record) == set(schema)
+    for key, sub in schema.items():
         if sub is not None:
             assert set(record[key]) == sub, key
+    assert record["schema"] == SCHEMA and record["status"] == "ok"
     lat = record["latency_ms"]
     assert lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
     assert isinstance(lat["runs"], int) and record["batch"] == 1
+    assert set(record["throughput_ips"]) == {"1"}
+    assert record["source"] == f"{app}-app"
+    # `edgevit bench report` reads it like any other result
+    (loaded,) = load_results([path])
+    assert row(loaded)[0] == record["model"]
 
 
 @pytest.mark.parametrize("path", [
     ANDROID_SRC / "dev/edgevit/sample/BenchReport.kt", IOS_SRC / "BenchReport.swift"], ids=["kotlin", "swift"])
 def test_app_bench_writers_emit_every_schema_key(path: Path):
     code = path.read_text()
-    keys = set(BENCH_SCHEMA) | set().union(*(s for s in BENCH_SCHEMA.values() if s))
+    schema = bench_schema()
+    keys = set(schema) | set().union(*(s for s in schema.values() if s))
     missing = sorted(k for k in keys if f'"{k}"' not in code)
     assert not missing, f"{path.name} does not write {missing}"
 

@@ -89,3 +89,16 @@ def test_load_and_merge_results_from_several_machines(tmp_path: Path) -> None:
     assert len(merge(rs + rs)) == 3
     with pytest.raises(EdgevitError, match="no such result"):
         load_results([tmp_path / "missing"])
+
+
+def test_sample_app_result_without_schema_tag_is_ingested(tmp_path: Path) -> None:
+    ios = {"model": "mmoe_vit_xxs", "artifact": "Model.mlpackage", "batch": 1, "precision": "fp32",
+           "latency_ms": {"p50": 0.362, "p90": 0.441, "mean": 0.384, "runs": 200}, "accuracy": None,
+           "runtime": {"name": "coreml-ios", "version": "iOS 18.2.0", "threads": None, "delegate": "all"},
+           "machine": {"device": "Apple iPhone16,1", "os": "iOS 18.2.0", "arch": "arm64"},
+           "throughput_ips": 2604.167, "size_bytes": 1124355, "timestamp": "2026-01-15T10:25:02Z"}
+    (tmp_path / "ios.json").write_text(json.dumps(ios))
+    (r,) = load_results([tmp_path])
+    assert r["status"] == "ok" and r["format"] == "coreml" and r["runtime"]["provider"] == "all"
+    assert r["machine"]["name"] == "Apple-iPhone16-1" and r["throughput_ips"] == {"1": 2604.167}
+    assert row(r)[10] == "0.362" and row(r)[12] == "2604.2"

@@ -1,9 +1,10 @@
 import CoreML
 import Foundation
 
-/// Latency statistics in edgevit's bench schema (`latency_ms`), computed exactly as the Android app's
-/// BenchStats.kt: linear-interpolated percentiles (numpy's default), population std, and a trimmed mean that
-/// drops `trimFraction` of the runs at each end (ModelBench-style).
+/// Latency statistics in edgevit's bench schema (`latency_ms`), as `edgevit.runtimes.bench.latency_stats` and
+/// the Android app's BenchStats.kt compute them: linear-interpolated percentiles (numpy's default), sample std
+/// (ddof = 1; 0 for one run), and a trimmed mean that drops `trimFraction` of the runs at each end
+/// (ModelBench-style).
 struct LatencyStats {
     static let trimFraction = 0.1
 
@@ -22,7 +23,7 @@ struct LatencyStats {
         p99 = Self.percentile(s, 99)
         self.mean = mean
         trimmedMean = kept.reduce(0, +) / Double(kept.count)
-        std = (s.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)).squareRoot()
+        std = n > 1 ? (s.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n - 1)).squareRoot() : 0
         min = s[0]
         max = s[n - 1]
         runs = n
@@ -44,12 +45,23 @@ struct BenchConfig {
     var runs = 200
 }
 
-/// One results record in edgevit's bench schema (the keys `edgevit bench` writes on a desktop or a Raspberry
-/// Pi), so `edgevit bench report` can put phone numbers beside them. Unknown fields are JSON null.
-enum BenchReport {
-    static let runtimeName = "coreml-ios"
+/// Accuracy of the model on the bundled eval set, through the app's preprocessing.
+struct EvalResult {
+    let name: String
+    let n: Int
+    let accuracy: Double
+}
 
-    static func build(classifier: EdgeVitClassifier, stats: LatencyStats, accuracy: Double?) -> [String: Any] {
+/// One result in edgevit's bench schema (`edgevit.bench/1`, the object `edgevit.runtimes.bench.new_result`
+/// builds), so `edgevit bench report` reads phone results beside desktop and Raspberry Pi ones. What the app
+/// cannot measure is JSON null.
+enum BenchReport {
+    static let schema = "edgevit.bench/1"
+    static let runtimeName = "coreml"
+    static let source = "ios-app"
+
+    static func build(classifier: EdgeVitClassifier, config: BenchConfig, stats: LatencyStats,
+                      eval: EvalResult?) -> [String: Any] {
         let c = classifier.contract
         let batch = c.input.shape.first ?? 1
         let latency: [String: Any] = [
@@ -61,24 +73,40 @@ enum BenchReport {
             "name": runtimeName,
             "version": osVersion(), // Core ML ships with the OS and has no version of its own
             "threads": NSNull(),
-            "delegate": computeUnitsName(classifier.computeUnits),
+            "provider": computeUnitsName(classifier.computeUnits),
+            "extra": ["api": "MLModel.prediction(from:)", "warmup": config.warmup] as [String: Any],
         ]
+        var notes = ["timed MLModel.prediction on the preprocessed sample.png; preprocessing excluded"]
+        if eval != nil { notes.append("accuracy through the app's own preprocessing of the bundled eval set") }
+        let evalSet: Any = eval.map { ["name": $0.name, "n": $0.n] as [String: Any] } ?? NSNull()
         return [
+            "schema": schema,
+            "status": "ok",
+            "error": NSNull(),
             "model": c.model.name,
             "artifact": "\(BundleFiles.model).mlpackage",
+            "format": c.target ?? "coreml",
             "runtime": runtime,
             "precision": c.precision ?? "fp32",
             "routing": c.routing ?? "none",
             "batch": batch,
             "latency_ms": latency,
-            "throughput_ips": Double(batch) * msPerSecond / stats.mean,
+            "throughput_ips": [String(batch): Double(batch) * msPerSecond / stats.p50],
             "load_time_ms": classifier.loadTimeMs,
             "peak_rss_mb": peakRssMb().map { $0 as Any } ?? NSNull(),
             "size_bytes": classifier.modelSizeBytes,
-            "accuracy": accuracy.map { $0 as Any } ?? NSNull(),
+            "accuracy": eval.map { $0.accuracy as Any } ?? NSNull(),
+            "eval_set": evalSet,
+            "top1_agreement": NSNull(),
+            "max_abs_diff": NSNull(),
+            "reference": NSNull(),
+            "validation": c.validation,
             "machine": machine(),
+            "device": "ios:\(slug(hardwareModel()))",
+            "source": source,
             "timestamp": ISO8601DateFormatter().string(from: Date()),
             "edgevit_version": c.edgevitVersion ?? "",
+            "notes": notes,
         ]
     }
 
@@ -94,6 +122,7 @@ enum BenchReport {
         return url
     }
 
+    /// The keys of `edgevit.runtimes.machine.machine_facts()` plus `name`.
     static func machine() -> [String: Any] {
         [
             "cpu": hardwareModel(),
@@ -101,9 +130,20 @@ enum BenchReport {
             "arch": arch(),
             "os": osVersion(),
             "python": NSNull(),
-            "hostname": ProcessInfo.processInfo.hostName,
-            "device": "Apple \(hardwareModel())",
+            "hostname": "Apple \(hardwareModel())",
+            "name": slug(hardwareModel()),
         ]
+    }
+
+    /// `edgevit.runtimes.machine.slug`: letters, digits, '.', '_'; anything else becomes '-'.
+    static func slug(_ text: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
+        var out = ""
+        for ch in text {
+            if allowed.contains(ch) { out.append(ch) } else if out.last != "-" { out.append("-") }
+        }
+        let trimmed = out.trimmingCharacters(in: CharacterSet(charactersIn: "-."))
+        return trimmed.isEmpty ? "unknown" : String(trimmed.prefix(slugLimit))
     }
 
     /// Peak resident set of this process (mach `resident_size_max`), in MiB.
@@ -160,4 +200,5 @@ enum BenchReport {
 
     private static let msPerSecond = 1000.0
     private static let bytesPerMiB = 1048576.0
+    private static let slugLimit = 40
 }

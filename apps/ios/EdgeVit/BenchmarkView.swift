@@ -1,12 +1,14 @@
 import ImageIO
 import SwiftUI
 
-/// Benchmark screen: warm-up runs, then N timed predictions on the preprocessed sample image; shows the
-/// percentiles and trimmed mean and writes a results JSON in edgevit's bench schema to Documents/bench/.
+/// Benchmark screen: warm-up runs, then N timed predictions on the preprocessed sample image, then accuracy on
+/// the bundled eval set (if any) through the app's own preprocessing; shows the percentiles, trimmed mean and
+/// accuracy, and writes a results JSON in edgevit's bench schema to Documents/bench/.
 struct BenchmarkView: View {
     @EnvironmentObject private var store: ModelStore
     @State private var config = BenchConfig()
     @State private var stats: LatencyStats?
+    @State private var evalResult: EvalResult?
     @State private var written: URL?
     @State private var running = false
     @State private var message: String?
@@ -28,6 +30,13 @@ struct BenchmarkView: View {
                         row("trimmed mean", s.trimmedMean)
                         row("mean ± std", s.mean, s.std)
                         row("min / max", s.min, s.max)
+                    }
+                    Section("Accuracy") {
+                        if let e = evalResult {
+                            Text("\(String(format: "%.4f", e.accuracy)) on \(e.name) (\(e.n) images)")
+                        } else {
+                            Text("no eval set bundled: not measured")
+                        }
                     }
                 }
                 if let url = written {
@@ -58,7 +67,7 @@ struct BenchmarkView: View {
         defer { running = false }
         let config = self.config
         do {
-            let (s, record) = try await Task.detached(priority: .userInitiated) { () throws -> (LatencyStats, [String: Any]) in
+            let (s, e, record) = try await Task.detached(priority: .userInitiated) { () throws -> (LatencyStats, EvalResult?, [String: Any]) in
                 guard let url = BundleFiles.url(BundleFiles.sample.0, BundleFiles.sample.1),
                       let source = CGImageSourceCreateWithURL(url as CFURL, nil),
                       let image = CGImageSourceCreateImageAtIndex(source, 0, nil) else {
@@ -74,9 +83,14 @@ struct BenchmarkView: View {
                     samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / EdgeVitClassifier.nanosPerMs)
                 }
                 let stats = LatencyStats(samplesMs: samples)
-                return (stats, BenchReport.build(classifier: classifier, stats: stats, accuracy: nil))
+                let eval = try EvalSet.loadBundled().map {
+                    EvalResult(name: $0.meta.name, n: $0.meta.n, accuracy: try $0.accuracy(of: classifier))
+                }
+                let record = BenchReport.build(classifier: classifier, config: config, stats: stats, eval: eval)
+                return (stats, eval, record)
             }.value
             stats = s
+            evalResult = e
             written = try BenchReport.write(record)
             message = nil
         } catch {

@@ -7,6 +7,8 @@ enum BundleFiles {
     static let labels = ("labels", "txt")
     static let contract = ("edgevit", "json")
     static let sample = ("sample", "png")
+    static let evalJSON = ("eval", "json")
+    static let evalBin = ("eval", "bin")
 
     /// Bundled resource by name; synchronized folders copy resources to the bundle root.
     static func url(_ name: String, _ ext: String) -> URL? {
@@ -53,18 +55,24 @@ struct EdgeVitContract: Decodable {
     let routing: String?
     let edgevitVersion: String?
     let file: String?
+    let target: String?
+    /// The exporter's validation report, copied into bench results as is (not decoded).
+    private(set) var validation: [String: Any] = [:]
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version"
-        case model, labels, input, output, preprocess, precision, routing, file
+        case model, labels, input, output, preprocess, precision, routing, file, target
         case edgevitVersion = "edgevit_version"
     }
 
     static func load(from url: URL) throws -> EdgeVitContract {
-        let contract = try JSONDecoder().decode(EdgeVitContract.self, from: Data(contentsOf: url))
+        let data = try Data(contentsOf: url)
+        var contract = try JSONDecoder().decode(EdgeVitContract.self, from: data)
         if let v = contract.formatVersion, v > supportedFormatVersion {
             throw EdgeVitError.contract("edgevit.json format_version \(v) is newer than this app")
         }
+        let root = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        contract.validation = root?["validation"] as? [String: Any] ?? [:]
         return contract
     }
 }

@@ -4,9 +4,10 @@ import kotlin.math.floor
 import kotlin.math.sqrt
 
 /**
- * Latency statistics in edgevit's bench schema (`latency_ms`): percentiles interpolate linearly between
- * order statistics (numpy's default), std is the population std, and the trimmed mean drops
- * [TRIM_FRACTION] of the runs at each end, like the desktop harness and Apple's ModelBench-style reports.
+ * Latency statistics in edgevit's bench schema (`latency_ms`), as `edgevit.runtimes.bench.latency_stats`
+ * computes them: percentiles interpolate linearly between order statistics (numpy's default), std is the
+ * sample std (ddof = 1; 0 for one run), and the trimmed mean drops [TRIM_FRACTION] of the runs at each end
+ * (ModelBench-style).
  */
 class LatencyStats(
     val p50: Double,
@@ -37,7 +38,7 @@ class LatencyStats(
                 p99 = percentile(s, 99.0),
                 mean = mean,
                 trimmedMean = kept.sum() / kept.size,
-                std = sqrt(sq / n),
+                std = if (n > 1) sqrt(sq / (n - 1)) else 0.0,
                 min = s.first(),
                 max = s.last(),
                 runs = n,

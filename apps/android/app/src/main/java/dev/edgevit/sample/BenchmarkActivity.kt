@@ -16,8 +16,9 @@ import java.io.File
 import java.util.Locale
 
 /**
- * Benchmark screen: warm-up runs, then N timed runs of the interpreter on the preprocessed sample image;
- * shows p50/p90/p99 and the trimmed mean, and writes a results JSON in edgevit's bench schema to
+ * Benchmark screen: warm-up runs, then N timed runs of the interpreter on the preprocessed sample image,
+ * then accuracy on the bundled eval set (if any) through the app's own preprocessing; shows p50/p90/p99,
+ * the trimmed mean and the accuracy, and writes a results JSON in edgevit's bench schema to
  * `<external files>/bench/` (pull it with `adb pull`, see README). Also logs the JSON on one line under
  * the tag [TAG].
  *
@@ -78,7 +79,8 @@ class BenchmarkActivity : ComponentActivity() {
                 samples[i] = (SystemClock.elapsedRealtimeNanos() - t0) / EdgeVitClassifier.NANOS_PER_MS
             }
             val stats = LatencyStats.of(samples)
-            val json = BenchReport.build(classifier, config, stats, accuracy = null)
+            val eval = loadEvalSet()?.let { EvalResult(it.name, it.size, accuracy(classifier, it)) }
+            val json = BenchReport.build(classifier, config, stats, eval)
             val dir = File(getExternalFilesDir(null) ?: filesDir, BENCH_DIR).apply { mkdirs() }
             val file = File(dir, "edgevit-bench-${System.currentTimeMillis()}.json")
             val tmp = File(dir, file.name + ".tmp")
@@ -88,12 +90,24 @@ class BenchmarkActivity : ComponentActivity() {
             return String.format(
                 Locale.US,
                 "%s, %d threads, %d warm-up + %d runs\n\np50 %.3f ms\np90 %.3f ms\np99 %.3f ms\n" +
-                    "trimmed mean %.3f ms (mean %.3f, std %.3f)\nmin %.3f / max %.3f ms\nload %.1f ms\n\nwrote %s",
+                    "trimmed mean %.3f ms (mean %.3f, std %.3f)\nmin %.3f / max %.3f ms\nload %.1f ms\n%s\n\nwrote %s",
                 classifier.contract.modelName, config.threads, config.warmup, stats.runs,
                 stats.p50, stats.p90, stats.p99, stats.trimmedMean, stats.mean, stats.std, stats.min, stats.max,
-                classifier.loadTimeMs, file.path,
+                classifier.loadTimeMs,
+                eval?.let { String.format(Locale.US, "accuracy %.4f on %s (%d images)", it.accuracy, it.name, it.n) }
+                    ?: "no eval set bundled: accuracy not measured",
+                file.path,
             )
         }
+    }
+
+    /** The bundled eval set, or null when the bundle has none. */
+    private fun loadEvalSet(): EvalSet? {
+        val names = assets.list("")?.toSet() ?: emptySet()
+        if (AssetNames.EVAL_JSON !in names || AssetNames.EVAL_BIN !in names) return null
+        val json = assets.open(AssetNames.EVAL_JSON).bufferedReader().use { it.readText() }
+        val rgb = assets.open(AssetNames.EVAL_BIN).use { it.readBytes() }
+        return EvalSet.parse(json, rgb)
     }
 
     companion object {

@@ -39,7 +39,11 @@ class EdgeVitClassifier private constructor(
 
     /** Bitmap -> model input, exactly as the contract says (see [Preprocessor]). */
     fun preprocess(bitmap: Bitmap): FloatArray {
-        val argbBitmap = if (bitmap.config == Bitmap.Config.ARGB_8888) bitmap else bitmap.copy(Bitmap.Config.ARGB_8888, false)
+        val argbBitmap = if (bitmap.config == Bitmap.Config.ARGB_8888) {
+            bitmap
+        } else {
+            bitmap.copy(Bitmap.Config.ARGB_8888, false) ?: throw IllegalArgumentException("cannot convert the image to ARGB_8888")
+        }
         val w = argbBitmap.width
         val h = argbBitmap.height
         val pixels = IntArray(w * h)

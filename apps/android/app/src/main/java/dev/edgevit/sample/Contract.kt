@@ -9,6 +9,8 @@ object AssetNames {
     const val LABELS = "labels.txt"
     const val CONTRACT = "edgevit.json"
     const val SAMPLE = "sample.png"
+    const val EVAL_JSON = "eval.json"
+    const val EVAL_BIN = "eval.bin"
 }
 
 /** The parts of `edgevit.json` (the artifact contract, format_version 1) this app uses. */
@@ -22,6 +24,9 @@ class EdgeVitContract(
     val routing: String,
     val edgevitVersion: String,
     val file: String,
+    val target: String,
+    /** The exporter's validation report, copied into bench results as is. */
+    val validation: JSONObject,
 ) {
     val numClasses: Int get() = labels.size
 
@@ -58,6 +63,8 @@ class EdgeVitContract(
                 routing = root.optString("routing", "none"),
                 edgevitVersion = root.optString("edgevit_version", ""),
                 file = root.optString("file", AssetNames.MODEL),
+                target = root.optString("target", "tflite"),
+                validation = root.optJSONObject("validation") ?: JSONObject(),
             )
         }
 

@@ -1,0 +1,149 @@
+"""Accuracy at equal budget (issue 7, table 1): every row trained with the same recipe and epochs via the CLI.
+
+Rows: mmoe_vit_xxs vs its dense twin (equal params); Mobile V-MoE (learned router, super-class router from
+`edgevit superclasses`) vs its dense twin (equal active params); MAE pre-trained + fine-tuned vs from scratch;
+the Vision-Xformer options on one base model (vit_t32). Columns: params, active params, MFLOPs, wall time, top-1.
+
+    python benchmarks/accuracy.py --data fashion-mnist --epochs 3 --limit 10000 --seeds 0
+    python benchmarks/accuracy.py --data digits --epochs 15          # quick variant (~15 min on 2 cores)
+
+Writes benchmarks/results/accuracy-<data>.{json,md,png}. Runs that finished earlier (results.json present in the
+run folder) are reused, so an interrupted benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import RESULTS, ROOT, edgevit, machine_line, md_table, mean_std, write_json
+
+# group, label, model, extra train args ({superclasses} and {mae} are filled in per seed)
+ROWS: list[tuple[str, str, str, list[str]]] = [
+    ("MoE vs dense (equal params)", "mmoe_vit_xxs", "mmoe_vit_xxs", []),
+    ("MoE vs dense (equal params)", "vit_mlit_xxs (dense twin)", "vit_mlit_xxs", []),
+    ("MAE", "mmoe_vit_xxs, MAE pre-trained + fine-tuned", "mmoe_vit_xxs", ["--init", "{mae}"]),
+    ("Mobile V-MoE (equal active params)", "vit_t32 (dense twin)", "vit_t32", []),
+    ("Mobile V-MoE (equal active params)", "mobile_vmoe_t32, learned router", "mobile_vmoe_t32", []),
+    ("Mobile V-MoE (equal active params)", "mobile_vmoe_t32, super-class router", "mobile_vmoe_t32",
+     ["--superclasses", "{superclasses}"]),
+    ("Vision Xformers on vit_t32", "conv stem", "vit_t32", ["--set", "stem=conv"]),
+    ("Vision Xformers on vit_t32", "RoPE", "vit_t32", ["--set", "pos=rope"]),
+    ("Vision Xformers on vit_t32", "Performer", "vit_t32", ["--set", "attention=performer"]),
+    ("Vision Xformers on vit_t32", "Linformer (k=32)", "vit_t32", ["--set", "attention=linformer", "--set", "linformer_k=32"]),
+    ("Vision Xformers on vit_t32", "Nystromformer (16 landmarks)", "vit_t32",
+     ["--set", "attention=nystrom", "--set", "nystrom_landmarks=16"]),
+]
+
+
+def model_stats(model: str, extra: list[str]) -> dict:
+    """Params, active params and MFLOPs of the row's exact config (overrides applied)."""
+    from edgevit.models.stats import active_params, count_flops, count_params
+    from edgevit.registry import create_model
+
+    overrides = {}
+    for flag, val in zip(extra[::2], extra[1::2], strict=False):
+        if flag == "--set":
+            k, v = val.split("=", 1)
+            overrides[k] = int(v) if v.isdigit() else v
+    m = create_model(model, **overrides)
+    return {"params": count_params(m), "active_params": active_params(m), "mflops": count_flops(m) / 1e6}
+
+
+def run_once(out: Path, args: list[str], log: Path) -> dict:
+    res = out / "results.json"
+    if not res.exists():
+        edgevit("train", *args, "--out", str(out), log=log)
+    return json.loads(res.read_text())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="fashion-mnist")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=None, help="train images (the test split is always complete)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--only", nargs="*", default=None, help="row labels (substring match) to run")
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-accuracy")
+    a = ap.parse_args()
+
+    tag = a.data.split(":")[0]
+    common = ["--data", a.data, "--epochs", str(a.epochs), "--batch-size", str(a.batch_size)]
+    if a.limit:
+        common += ["--limit", str(a.limit)]
+    runs = a.runs / tag
+    rows_out = []
+    t_start = time.time()
+    for group, label, model, extra in ROWS:
+        if a.only and not any(s in label for s in a.only):
+            continue
+        accs, walls = [], []
+        for seed in a.seeds:
+            fill = {}
+            if "{superclasses}" in extra:
+                twin = run_once(runs / f"vit_t32-s{seed}", ["--model", "vit_t32", *common, "--seed", str(seed)],
+                                runs / "logs" / f"vit_t32-s{seed}.log")
+                sc = runs / f"superclasses-s{seed}.json"
+                if not sc.exists():
+                    edgevit("superclasses", "--checkpoint", twin["checkpoint"], "--data", a.data, "--num", "5",
+                            "--out", str(sc), log=runs / "logs" / f"superclasses-s{seed}.log")
+                fill["superclasses"] = str(sc)
+            if "{mae}" in extra:
+                mae_dir = runs / f"mae-{model}-s{seed}"
+                if not (mae_dir / "results.json").exists():
+                    edgevit("pretrain", "--model", model, *common, "--seed", str(seed), "--out", str(mae_dir),
+                            log=runs / "logs" / f"mae-{model}-s{seed}.log")
+                fill["mae"] = str(mae_dir / "best")
+            args = [x.format(**fill) for x in extra]
+            slug = label.split(",")[0].split(" (")[0].replace(" ", "_") + ("-" + "-".join(
+                x.split("=")[-1] for x in args if "=" in x) if "--set" in args else "")
+            slug += "-mae" if "{mae}" in extra else "-sc" if "{superclasses}" in extra else ""
+            r = run_once(runs / f"{slug}-s{seed}", ["--model", model, *common, "--seed", str(seed), *args],
+                         runs / "logs" / f"{slug}-s{seed}.log")
+            accs.append(float(r["test_acc"]))
+            walls.append(float(r["wall_s"]))
+        m, sd = mean_std(accs)
+        rows_out.append({"group": group, "label": label, "model": model, "args": extra, **model_stats(model, extra),
+                         "top1_mean": m, "top1_std": sd, "top1": accs, "wall_s_mean": mean_std(walls)[0],
+                         "seeds": a.seeds})
+        print(f"  {label}: top-1 {100 * m:.2f} ± {100 * sd:.2f}%", flush=True)
+
+    meta = {"data": a.data, "epochs": a.epochs, "limit": a.limit, "batch_size": a.batch_size, "seeds": a.seeds,
+            "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "total_wall_s": round(time.time() - t_start),
+            "command": "python benchmarks/accuracy.py " + " ".join(
+                f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ' '.join(map(str, v))}"
+                for k, v in vars(a).items() if k in ("data", "epochs", "limit", "seeds") and v is not None)}
+    write_json(RESULTS / f"accuracy-{tag}.json", {"meta": meta, "rows": rows_out})
+    table = md_table(["group", "model", "params", "active", "MFLOPs", "train wall (s)", "top-1 (%)"], [
+        [r["group"], r["label"], f"{r['params'] / 1e6:.3f}M", f"{r['active_params'] / 1e6:.3f}M", f"{r['mflops']:.1f}",
+         f"{r['wall_s_mean']:.0f}", f"{100 * r['top1_mean']:.2f} ± {100 * r['top1_std']:.2f}"] for r in rows_out])
+    (RESULTS / f"accuracy-{tag}.md").write_text(table)
+    plot(rows_out, RESULTS / f"accuracy-{tag}.png", f"{a.data}: top-1 at equal budget ({a.epochs} epochs)")
+    print(table)
+
+
+def plot(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in rows:
+        ax.errorbar(r["mflops"], 100 * r["top1_mean"], yerr=100 * r["top1_std"], fmt="o", capsize=3)
+        ax.annotate(r["label"], (r["mflops"], 100 * r["top1_mean"]), fontsize=7, xytext=(4, 2),
+                    textcoords="offset points")
+    ax.set_xlabel("MFLOPs per image")
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

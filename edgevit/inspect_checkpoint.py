@@ -1,0 +1,107 @@
+"""`edgevit info` for checkpoint folders (the torch side), and the dispatch between checkpoints and artifacts.
+
+Why separate from `edgevit.runtimes.inspect`: counting parameters and FLOPs needs the model built in torch,
+which the torch-free runtimes package must never import. The description uses the same keys as an artifact's
+(model, input, preprocess, labels, routing, precision, size, edgevit_version) so one renderer shows both;
+instead of a validation report a checkpoint carries its training metrics and any `edgevit eval` reports.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edgevit.errors import CheckpointError, require
+from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir, one_line
+from edgevit.runtimes.contract import CONTRACT_FILENAME
+
+_DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
+
+
+def _train_summary(meta: dict[str, Any]) -> dict[str, str]:
+    """The few training facts worth a line each: data, epoch, accuracies."""
+    out: dict[str, str] = {}
+    data = meta.get("data") or {}
+    if data.get("spec"):
+        sizes = ", ".join(f"{data[k]} {k}" for k in ("train", "val") if data.get(k) is not None)
+        out["trained on"] = f"{data['spec']}" + (f" ({sizes})" if sizes else "")
+    metrics = meta.get("metrics") or {}
+    if metrics:
+        epoch = meta.get("epoch", metrics.get("epoch"))
+        total = (meta.get("args") or {}).get("epochs")
+        accs = ", ".join(f"{k.removesuffix('_acc')} {metrics[k]:.1%}" for k in ("train_acc", "val_acc", "test_acc")
+                         if isinstance(metrics.get(k), (int, float)))
+        out["metrics"] = f"epoch {epoch}{'/' + str(total) if total else ''}" + (f": accuracy {accs}" if accs else "")
+    if meta.get("task") and meta["task"] != "classify":
+        out["task"] = str(meta["task"])
+    return out
+
+
+def _evals(path: Path) -> list[str]:
+    """One line per `edgevit eval` report saved under CHECKPOINT/eval/."""
+    lines = []
+    for f in sorted(path.glob("eval/*/eval.json")):
+        try:
+            r = json.loads(f.read_text(encoding="utf-8"))
+            lines.append(f"{r.get('data', f.parent.name)} {r.get('split', '')}: accuracy {float(r['accuracy']):.1%} "
+                         f"on {r.get('count', '?')} images ({f})")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return lines
+
+
+def describe_checkpoint(path: str | Path, flops: bool = True) -> dict[str, Any]:
+    """A checkpoint folder -> description (kind "checkpoint"): builds the model to count params and FLOPs."""
+    require("torch", "train", "describing a checkpoint (counting its parameters)")
+    from edgevit.checkpoint import WEIGHTS_FILE, load_checkpoint
+    from edgevit.models.stats import active_params, count_flops, count_params
+
+    path = Path(path)
+    model, info = load_checkpoint(path)
+    cfg = info.config.to_dict()
+    pre = info.preprocess
+    n_flops, flop_error = None, None
+    if flops:
+        try:
+            n_flops = int(count_flops(model))
+        except Exception as e:  # FLOP counting is best effort: an exotic layer must not hide the rest
+            flop_error = one_line(e, 120)
+    dtype = str(next(iter(model.parameters())).dtype).removeprefix("torch.")
+    moe = bool(getattr(model, "moe_modules", lambda: [])())
+    weights = path / WEIGHTS_FILE
+    d: dict[str, Any] = {
+        "kind": "checkpoint",
+        "path": str(path),
+        "file": str(weights),
+        "size_bytes": weights.stat().st_size if weights.exists() else None,
+        "runtime": "torch",
+        "model": {"name": info.model_name, "family": cfg.get("family"), "params": count_params(model),
+                  "active_params": active_params(model) if moe else None, "flops": n_flops, "config": cfg},
+        "labels": info.labels,
+        "num_classes": len(info.labels),
+        "input": {"name": "input", "shape": [1, pre.channels, *pre.size], "layout": "NCHW", "dtype": "float32"},
+        "preprocess": pre.to_dict(),
+        "precision": _DTYPES.get(dtype, dtype),
+        "routing": "dynamic (MoE, as trained)" if moe else "none (dense)",
+        "edgevit_version": info.meta.get("edgevit_version"),
+        "train": _train_summary(info.meta),
+        "meta": info.meta,
+        "evals": _evals(path),
+        "exports": sorted(str(p.parent) for p in path.glob(f"export/*/{CONTRACT_FILENAME}")),
+        "validation": None,
+        "warnings": [f"FLOPs not counted: {flop_error}"] if flop_error else [],
+    }
+    if d["exports"]:
+        d["train"]["exports"] = ", ".join(Path(e).name for e in d["exports"])
+    return d
+
+
+def describe_path(path: str | Path) -> list[dict[str, Any]]:
+    """Checkpoint folder, artifact (file or folder), or a folder of either -> one description each."""
+    from edgevit.runtimes.inspect import describe_artifact
+
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p} does not exist")
+    return [describe_checkpoint(x) if is_checkpoint_dir(x) else describe_artifact(x) for x in expand_artifacts(p)]

@@ -1,0 +1,142 @@
+"""TFLite / LiteRT target: litert-torch conversion, ai-edge-quantizer recipes, the contract in a metadata buffer.
+
+- fp32: `litert_torch.convert(model, (sample,))` (static batch 1; NCHW or, with `--layout NHWC`, an input
+  permute the converter folds into the stem).
+- fp16: ai-edge-quantizer `float_casting` (fp16 weights of fully-connected/conv ops, float compute).
+- int8 `dynamic`: `dynamic_wi8_afp32` (int8 channel-wise weights, activations quantised on the fly);
+  `weight`: `weight_only_wi8_afp32`; `static`: `static_wi8_ai8` calibrated on real images (full integer
+  compute, float input/output kept). Stacked expert weights read by gather stay float (TOOLCHAIN.md).
+The `torch.topk` the routers would lower to STABLEHLO_SORT is gone after `to_static` (argmax rounds);
+validation checks the graph holds no sort/custom op.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevit.errors import ExportError, require
+from edgevit.export.common import GraphInfo, quiet
+
+_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 7: "int16"}
+_NP = {0: np.float32, 1: np.float16}
+
+
+def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quant: str | None = None,
+           calibration: np.ndarray | None = None, info: Any = None) -> Path:
+    litert_torch = require("litert_torch", "tflite", "TFLite export")
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="edgevit-tflite-") as tmp:
+        fp32 = Path(tmp) / "fp32.tflite"
+        with quiet():
+            litert_torch.convert(model.eval(), (sample,)).export(str(fp32))
+        if precision == "fp32":
+            fp32.replace(path)
+        elif precision in ("fp16", "int8"):
+            _quantize(fp32, path, "fp16" if precision == "fp16" else (quant or "dynamic"), calibration)
+        else:
+            raise ExportError(f"tflite: unsupported precision {precision!r}")
+    return path
+
+
+def _quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None) -> None:
+    aeq = require("ai_edge_quantizer", "tflite", "TFLite quantization", package="ai-edge-quantizer")
+    from ai_edge_quantizer import qtyping, recipe
+
+    qt = aeq.quantizer.Quantizer(str(src))
+    if scheme == "fp16":
+        qt.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+                                  num_bits=16, algorithm_key=recipe.AlgorithmName.FLOAT_CASTING)
+    else:
+        recipes = {"dynamic": recipe.dynamic_wi8_afp32, "weight": recipe.weight_only_wi8_afp32,
+                   "static": recipe.static_wi8_ai8}
+        qt.load_quantization_recipe(recipes[scheme]())
+    calib_result = None
+    if qt.need_calibration:
+        if calibration is None or len(calibration) == 0:
+            raise ExportError("tflite int8 static quantization needs calibration images")
+        interp = require("ai_edge_litert.interpreter", "tflite", "TFLite calibration", package="ai-edge-litert")
+        it = interp.Interpreter(model_path=str(src))
+        sig = it.get_signature_list()
+        key = next(iter(sig))
+        name = sig[key]["inputs"][0]
+        data = {key: [{name: calibration[i:i + 1].astype(np.float32)} for i in range(len(calibration))]}
+        with quiet():
+            calib_result = qt.calibrate(data, num_threads=2)
+    with quiet():
+        result = qt.quantize(calib_result, enable_progress_report=False)
+    dst.write_bytes(bytes(result.quantized_model))
+
+
+def _schema() -> Any:
+    return require("ai_edge_litert.schema_py_generated", "tflite", "reading TFLite files", package="ai-edge-litert")
+
+
+def _read(path: Path) -> Any:
+    schema = _schema()
+    buf = bytearray(Path(path).read_bytes())
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
+
+
+def embed_metadata(path: Path, text: str) -> bool:
+    """Add (or replace) a metadata entry 'edgevit' whose buffer holds the contract JSON."""
+    import flatbuffers
+
+    schema = _schema()
+    model = _read(path)
+    model.metadata = [m for m in (model.metadata or []) if m.name not in (b"edgevit", "edgevit")]
+    buf = schema.BufferT()
+    buf.data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    model.buffers.append(buf)
+    md = schema.MetadataT()
+    md.name = "edgevit"
+    md.buffer = len(model.buffers) - 1
+    model.metadata.append(md)
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    Path(path).write_bytes(bytes(b.Output()))
+    return True
+
+
+def _op_names() -> dict[int, str]:
+    schema = _schema()
+    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+def inspect(path: Path) -> GraphInfo:
+    model = _read(path)
+    names = _op_names()
+    codes = []
+    for oc in model.operatorCodes:
+        code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
+        name = names.get(code, str(code))
+        codes.append(f"CUSTOM:{oc.customCode.decode() if isinstance(oc.customCode, bytes) else oc.customCode}"
+                     if name == "CUSTOM" else name)
+    sg = model.subgraphs[0]
+    ops = Counter(codes[op.opcodeIndex] for g in model.subgraphs for op in (g.operators or []))
+    consts = []
+    for t in sg.tensors:
+        data = model.buffers[t.buffer].data if 0 < t.buffer < len(model.buffers) else None
+        if data is not None and len(data) and t.type in _NP:
+            consts.append(np.frombuffer(np.asarray(data, np.uint8).tobytes(), dtype=_NP[t.type]))
+
+    def tname(t: Any) -> str:
+        return t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+
+    def shape(t: Any) -> list[Any]:
+        sig = t.shapeSignature if t.shapeSignature is not None and len(t.shapeSignature) else t.shape
+        return [int(d) if d >= 0 else None for d in sig]
+
+    tin, tout = sg.tensors[sg.inputs[0]], sg.tensors[sg.outputs[0]]
+    meta = {}
+    for m in model.metadata or []:
+        key = m.name.decode() if isinstance(m.name, bytes) else str(m.name)
+        data = model.buffers[m.buffer].data
+        meta[key] = bytes(np.asarray(data, np.uint8)).decode("utf-8", "replace") if data is not None else ""
+    return GraphInfo(input_name=tname(tin), input_shape=shape(tin), input_dtype=_TYPES.get(tin.type, str(tin.type)),
+                     output_name=tname(tout), output_shape=shape(tout), ops=ops, constants=consts, metadata=meta,
+                     extra={"operators": sum(ops.values()), "subgraphs": len(model.subgraphs)})

@@ -1,0 +1,348 @@
+"""`predict`: run an exported model on the user's own image files, torch-free.
+
+Why here and not in the CLI: a Raspberry Pi with the `pi` extra has no torch, yet must run
+`python -m edgevit.runtimes predict photo.jpg --artifact model/` exactly as `edgevit predict` does on a
+workstation. Images are read with Pillow and preprocessed only by the artifact's `edgevit.json` (through the
+harness), one at a time, so every file gets its own latency and its own error: a non-image, a truncated file
+or a channel mismatch under `--strict-channels` fails that file only; failures are listed at the end and make
+the exit status non-zero. An artifact without its contract is one clear error (nothing is guessed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevit.errors import ContractError, EdgevitError, RuntimeHarnessError
+from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, one_line, open_harness
+from edgevit.runtimes.contract import CONTRACT_FILENAME, Preprocess, find_contract, softmax
+
+PROB_KINDS = ("probabilities", "probs", "softmax")  # contract output kinds that are already probabilities
+
+
+class ImageError(EdgevitError):
+    """One input file could not be used; reported for that file, the others go on."""
+
+
+@dataclass
+class FileResult:
+    path: str
+    ok: bool = False
+    top: list[dict[str, Any]] = field(default_factory=list)  # [{"label", "index", "prob"}], best first
+    latency_ms: float | None = None  # model run only (after one warm-up run)
+    preprocess_ms: float | None = None
+    size: list[int] | None = None  # [height, width] as read
+    channels: int | None = None  # 1 (grey) or 3 (colour) as read
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def list_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[FileResult]]:
+    """Files to predict (folders walked recursively, hidden files skipped) and per-path errors."""
+    files: list[Path] = []
+    errors: list[FileResult] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not found:
+                errors.append(FileResult(str(p), error="folder holds no files"))
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            errors.append(FileResult(str(p), error="no such file or folder"))
+    return files, errors
+
+
+def _to_array(im: Any) -> np.ndarray:
+    """A loaded Pillow image -> uint8 (H, W) grey or (H, W, 3) colour; alpha is dropped (as preprocessing does)."""
+    mode = im.mode
+    if mode in ("1", "L", "LA", "La"):
+        return np.asarray(im.convert("L"), dtype=np.uint8)
+    if mode.startswith("I") or mode == "F":  # 16/32-bit grey: scale 16-bit to 8-bit, clip the rest
+        a = np.asarray(im, dtype=np.float64)
+        if mode.startswith("I;16") or (a.size and a.max() > 255):
+            a = a / 257.0
+        return np.clip(np.round(a), 0, 255).astype(np.uint8)
+    a = np.asarray(im.convert("RGB"), dtype=np.uint8)  # RGB, RGBA, P, CMYK, YCbCr, ...
+    if (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all():
+        return np.ascontiguousarray(a[..., 0])  # grey stored as colour: the same input either way
+    return a
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode a whole image file with Pillow (truncation fails here, not later), EXIF rotation applied."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return _to_array(ImageOps.exif_transpose(im))
+    except UnidentifiedImageError:
+        raise ImageError("not an image (Pillow cannot identify the file format)") from None
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
+        raise ImageError(f"unreadable image: {one_line(e, 200)}") from None
+
+
+def input_notes(img: np.ndarray, pre: Preprocess, strict_channels: bool = False) -> list[str]:
+    """What preprocessing will change about this image that a user may not expect (or, strict, an error)."""
+    notes: list[str] = []
+    grey = img.ndim == 2
+    if grey and pre.channels == 3:
+        if strict_channels:
+            raise ImageError("grey image, but the model takes colour (RGB) images")
+        if len(set(pre.mean)) > 1 or len(set(pre.std)) > 1:  # equal stats: trained on grey repeated to RGB
+            notes.append("grey, repeated to 3 channels (the model was trained on colour)")
+    elif not grey and pre.channels == 1:
+        if strict_channels:
+            raise ImageError("colour image, but the model takes grey images")
+        notes.append("colour, averaged to grey")
+    h, w = img.shape[:2]
+    mh, mw = pre.size
+    if abs((w / h) / (mw / mh) - 1.0) > 0.05:
+        notes.append(f"{w}x{h} squeezed to {mw}x{mh}")
+    return notes
+
+
+def top_k(logits: np.ndarray, labels: list[str], k: int, output_kind: str = "logits") -> list[dict[str, Any]]:
+    """Top-k (label, index, probability) of one row of model outputs."""
+    row = np.asarray(logits, dtype=np.float64).reshape(-1)
+    probs = row if output_kind in PROB_KINDS else softmax(row[None])[0]
+    order = np.argsort(-probs, kind="stable")[: max(1, min(k, len(labels)))]
+    return [{"label": labels[i], "index": int(i), "prob": float(probs[i])} for i in order]
+
+
+# ----------------------------------------------------------------------------------------------- running
+
+
+@contextlib.contextmanager
+def native_stdout_to_stderr() -> Iterator[None]:
+    """Runtimes' C++ logging writes to fd 1; move it to stderr meanwhile so stdout holds only our output."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def predict_files(h: Harness, files: list[Path], k: int = 3, strict_channels: bool = False) -> list[FileResult]:
+    """Read, preprocess and run each file on its own; one warm-up run precedes the first timed one."""
+    c = h.contract
+    kind = str(c.output.get("kind", "logits"))
+    results: list[FileResult] = []
+    warm = False
+    for f in files:
+        r = FileResult(str(f))
+        results.append(r)
+        try:
+            img = read_image(f)
+            r.size, r.channels = [int(img.shape[0]), int(img.shape[1])], 1 if img.ndim == 2 else 3
+            r.notes = input_notes(img, c.preprocess, strict_channels)
+            t0 = time.perf_counter()
+            x = h.preprocess(img[None])
+            t1 = time.perf_counter()
+            if not warm:
+                h.run(x)
+                warm = True
+                t1 = time.perf_counter()
+            y = h.run(x)
+            t2 = time.perf_counter()
+        except (EdgevitError, OSError, RuntimeError, ValueError) as e:
+            r.error = one_line(e, 300)
+            continue
+        r.ok, r.top = True, top_k(y[0], c.labels, k, kind)
+        r.preprocess_ms, r.latency_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
+    return results
+
+
+def _check_artifact(artifact: Path) -> None:
+    """Clear errors for the artifact mistakes users make: no contract, a folder of several exports."""
+    if not artifact.exists():
+        raise RuntimeHarnessError(f"artifact {artifact} does not exist")
+    if is_checkpoint_dir(artifact):
+        return
+    many = expand_artifacts(artifact)
+    if len(many) > 1:
+        raise RuntimeHarnessError(f"{artifact} holds {len(many)} artifacts; pick one: "
+                                  + ", ".join(str(m) for m in many))
+    try:
+        find_contract(artifact)
+    except ContractError:
+        raise ContractError(f"{artifact} has no {CONTRACT_FILENAME} beside it: predict preprocesses images only as "
+                            f"the artifact's contract says (re-export with `edgevit export`, which writes it)") from None
+
+
+def latency_summary(results: list[FileResult]) -> dict[str, float] | None:
+    t = np.array([r.latency_ms for r in results if r.ok and r.latency_ms is not None])
+    if not t.size:
+        return None
+    return {"mean": float(t.mean()), "p50": float(np.percentile(t, 50)), "p90": float(np.percentile(t, 90)),
+            "min": float(t.min()), "max": float(t.max())}
+
+
+def run_predict(inputs: list[str | Path], artifact: str | Path, runtime: str | None = None, topk: int = 3,
+                threads: int | None = None, strict_channels: bool = False) -> dict[str, Any]:
+    """The whole command as data: open the harness, predict every file, return the JSON-able report."""
+    if topk < 1:
+        raise RuntimeHarnessError(f"--topk must be at least 1, got {topk}")
+    artifact = Path(artifact)
+    _check_artifact(artifact)
+    files, missing = list_inputs(inputs)
+    with native_stdout_to_stderr():
+        h = open_harness(artifact, runtime, threads=threads)
+        try:
+            results = missing + predict_files(h, files, topk, strict_channels)
+            info = h.info().to_dict()
+        finally:
+            h.close()
+    ok = sum(r.ok for r in results)
+    c = h.contract
+    return {"artifact": str(artifact), "model": c.model.get("name"), "runtime": info, "precision": c.precision,
+            "input": {"shape": list(c.input_shape), "layout": c.layout}, "topk": topk,
+            "load_ms": h.load_time_ms, "warmup_runs": 1, "files": [asdict(r) for r in results],
+            "summary": {"files": len(results), "ok": ok, "failed": len(results) - ok,
+                        "latency_ms": latency_summary(results)}}
+
+
+def failure_line(report: dict[str, Any]) -> str | None:
+    """One line naming the failed files (None when all went well)."""
+    bad = [f for f in report["files"] if not f["ok"]]
+    if not bad:
+        return None
+    names = "; ".join(f"{Path(f['path']).name}: {f['error']}" for f in bad[:3])
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    return f"{len(bad)} of {len(report['files'])} files could not be predicted: {names}{more}"
+
+
+# ----------------------------------------------------------------------------------------------- output
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    con = Console(stderr=stderr)
+    return con if con.is_terminal else Console(stderr=stderr, width=160)
+
+
+def render_report(report: dict[str, Any]) -> Any:
+    """A rich table: file -> top-1 (probability), the other top-k, ms per image, notes or the error."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rt = report["runtime"]
+    title = (f"{report['model']} · {rt['name']} {rt.get('version') or ''} · {report['precision']}"
+             f"{' · ' + str(rt['threads']) + ' threads' if rt.get('threads') else ''}")
+    t = Table(title=title, title_justify="left")
+    for col, just in (("file", "left"), ("prediction", "left"), ("prob", "right"), ("next", "left"),
+                      ("ms", "right"), ("note", "left")):
+        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    for f in report["files"]:
+        if not f["ok"]:
+            t.add_row(Text(f["path"], style="red"), Text("—", style="red"), "", "", "",
+                      Text(f"error: {f['error']}", style="red"))
+            continue
+        best, rest = f["top"][0], f["top"][1:]
+        others = ", ".join(f"{o['label']} {o['prob']:.1%}" for o in rest)
+        t.add_row(Text(f["path"]), Text(best["label"], style="bold"), f"{best['prob']:.1%}", Text(others),
+                  f"{f['latency_ms']:.2f}", Text("; ".join(f["notes"]), style="dim"))
+    s, lat = report["summary"], report["summary"]["latency_ms"]
+    line = f"{s['ok']} of {s['files']} files predicted"
+    if lat:
+        line += (f"; latency per image {lat['mean']:.2f} ms mean, {lat['p50']:.2f} p50, {lat['max']:.2f} max "
+                 f"(after 1 warm-up run; preprocessing not included)")
+    if report.get("load_ms") is not None:
+        line += f"; model load {report['load_ms']:.0f} ms"
+    t.caption, t.caption_justify = line, "left"
+    return t
+
+
+def show_report(report: dict[str, Any], as_json: bool) -> None:
+    """JSON on stdout, or the table; failures are listed on stderr either way."""
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.flush()
+    else:
+        _console().print(render_report(report))
+    bad = [f for f in report["files"] if not f["ok"]]
+    if bad and not as_json:
+        err = _console(stderr=True)
+        err.print(f"[red]{len(bad)} failed:[/]", highlight=False)
+        for f in bad:
+            err.print(f"  {f['path']}: {f['error']}", highlight=False, markup=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m edgevit.runtimes predict",
+                                description="Predict the class of image files with an exported edgevit model.")
+    p.add_argument("images", nargs="+", help="image files (PNG/JPEG/...) or folders of them")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--artifact", "-a", help="exported artifact file or its folder (with edgevit.json)")
+    g.add_argument("--checkpoint", "-c", help="checkpoint folder (torch eager; needs edgevit[train])")
+    p.add_argument("--runtime", "-r", default=None, help="onnx | tflite | coreml | executorch | torch (default: by file)")
+    p.add_argument("--topk", "-k", type=int, default=3, help="labels to show per image (default 3)")
+    p.add_argument("--threads", "-t", type=int, default=None, help="runtime threads (default: the runtime's)")
+    p.add_argument("--strict-channels", action="store_true", help="grey vs colour mismatch fails the file")
+    p.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
+    return p
+
+
+def resolve_target(artifact: str | Path | None, checkpoint: str | Path | None,
+                   runtime: str | None) -> tuple[Path, str | None]:
+    """--artifact / --checkpoint (exactly one) -> (path, runtime); a checkpoint runs in torch."""
+    if (artifact is None) == (checkpoint is None):
+        raise RuntimeHarnessError("give exactly one of --artifact PATH or --checkpoint DIR")
+    if checkpoint is not None:
+        if runtime not in (None, "torch"):
+            raise RuntimeHarnessError(f"--checkpoint runs in torch; export it to run with {runtime} "
+                                      "(edgevit export --checkpoint DIR --target ...)")
+        return Path(checkpoint), "torch"
+    return Path(artifact), runtime  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edgevit.runtimes predict ...`: 0 all files ok, 1 an error or a failed file, 2 bad arguments."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["predict"]:
+        argv = argv[1:]
+    args = _parser().parse_args(argv)
+    from rich.markup import escape
+
+    err = _console(stderr=True)
+    try:
+        path, runtime = resolve_target(args.artifact, args.checkpoint, args.runtime)
+        report = run_predict(args.images, path, runtime, args.topk, args.threads, args.strict_channels)
+    except EdgevitError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        return 1
+    show_report(report, args.as_json)
+    line = failure_line(report)
+    if line:
+        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

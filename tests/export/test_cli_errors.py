@@ -1,0 +1,120 @@
+"""Bad input to `edgevit export`: one clear error line, exit 1, nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from edgevit.cli import main
+from edgevit.export.common import converter_error
+from edgevit.export.formats import FORMATS, check_request, parse_targets
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(["export", *args])
+    out, err = capsys.readouterr()
+    return int(e.value.code or 0), out, err
+
+
+def assert_one_error(code: int, err: str, *needles: str) -> None:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error:"), err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+def test_missing_checkpoint(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "-c", str(tmp_path / "nope"), "-t", "onnx", "-o", str(tmp_path / "out"))
+    assert_one_error(code, err, "checkpoint directory not found")
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_checkpoint(capsys, tmp_path, checkpoint_factory):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(checkpoint_factory("mobile_vmoe_test"), bad, ignore=shutil.ignore_patterns("export"))
+    (bad / "model.safetensors").write_bytes(b"not a safetensors file")
+    code, _, err = run_cli(capsys, "-c", str(bad), "-t", "onnx")
+    assert_one_error(code, err, "corrupt")
+    assert not (bad / "export").exists() or not any((bad / "export").iterdir())
+
+
+def test_unknown_target(capsys, checkpoint_factory, tmp_path):
+    code, _, err = run_cli(capsys, "-c", str(checkpoint_factory("mobile_vmoe_test")), "-t", "onnx,tensorrt",
+                           "-o", str(tmp_path / "o"))
+    assert_one_error(code, err, "unknown target 'tensorrt'", "onnx, coreml, tflite, executorch")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["-t", "onnx", "--layout", "NHWC"], ["onnx does not support --layout NHWC", "--precision fp32|fp16|int8"]),
+    (["-t", "executorch", "-p", "fp16"], ["executorch does not support --precision fp16", "fp32|int8"]),
+    (["-t", "tflite", "--opset", "17"], ["tflite does not support --opset", "--layout NCHW|NHWC"]),
+    (["-t", "onnx,coreml", "--image-input"], ["onnx does not support --image-input"]),
+    (["-t", "coreml", "-p", "int8", "--quant", "static"], ["coreml does not support --quant static", "linear|palettize"]),
+    (["-t", "onnx", "--quant", "static"], ["--quant static needs --precision int8"]),
+    (["-t", "onnx", "--calib-images", "8"], ["--calib-images is used by onnx --precision int8 --quant static"]),
+    (["-t", "onnx", "--routing", "sparse"], ["unknown routing 'sparse'"]),
+    (["-t", "onnx", "--app", "android"], ["--app android bundles a tflite model"]),
+])
+def test_unsupported_flag_is_named(capsys, checkpoint_factory, tmp_path, args, needles):
+    code, _, err = run_cli(capsys, "-c", str(checkpoint_factory("mobile_vmoe_test")), "-o", str(tmp_path / "o"), *args)
+    assert_one_error(code, err, *needles)
+    assert not (tmp_path / "o").exists()
+
+
+def test_formats_table_is_the_single_source():
+    assert set(FORMATS) == {"onnx", "coreml", "tflite", "executorch"}
+    assert [f.name for f in parse_targets("tflite, onnx,tflite")] == ["tflite", "onnx"]
+    assert check_request(FORMATS["coreml"]).precision == "fp16"
+    plan = check_request(FORMATS["tflite"], precision="int8", quant="static", layout="nhwc", calib_images=8)
+    assert (plan.tag, plan.needs_calibration) == ("tflite-int8-static-nhwc", True)
+    assert check_request(FORMATS["onnx"], precision="int8").tag == "onnx-int8"
+
+
+def test_list_targets(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["export", "--list"])
+    out = capsys.readouterr().out
+    assert (e.value.code or 0) == 0
+    assert all(n in out for n in FORMATS)
+
+
+def test_validation_failure_writes_nothing_unless_keep_invalid(capsys, checkpoint_factory, tmp_path):
+    ck = str(checkpoint_factory("mobile_vmoe_test"))
+    common = ["-c", ck, "-t", "onnx", "--min-agreement", "1.01", "--eval-images", "8", "--no-simplify"]
+    code, _, err = run_cli(capsys, *common, "-o", str(tmp_path / "a"))
+    assert_one_error(code, err, "onnx-fp32", "top-1 agreement", "no artifact written")
+    assert [p.name for p in (tmp_path / "a").iterdir()] == []
+    code, _, err = run_cli(capsys, *common, "-o", str(tmp_path / "b"), "--keep-invalid")
+    assert_one_error(code, err, "kept: --keep-invalid")
+    contract = json.loads((tmp_path / "b" / "onnx-fp32" / "edgevit.json").read_text())
+    assert contract["validation"]["passed"] is False
+    assert (tmp_path / "b" / "onnx-fp32" / "model.onnx").is_file()
+
+
+class Sparse(torch.nn.Module):
+    def forward(self, x):
+        keep = torch.nonzero(x.flatten() > 0).squeeze(1)
+        return x.flatten()[keep].sum().reshape(1)
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Identity(), Sparse())
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_converter_error_names_op_and_module():
+    err = converter_error("tflite", RuntimeError("Unsupported: aten.nonzero.default needs a static size"),
+                          Net(), torch.randn(1, 4))
+    msg = str(err)
+    assert "nonzero" in msg and "body.1" in msg and "Sparse" in msg, msg
+    assert "\n" not in msg
