@@ -32,7 +32,8 @@ def _train_summary(meta: dict[str, Any]) -> dict[str, str]:
         total = (meta.get("args") or {}).get("epochs")
         accs = ", ".join(f"{k.removesuffix('_acc')} {metrics[k]:.1%}" for k in ("train_acc", "val_acc", "test_acc")
                          if isinstance(metrics.get(k), (int, float)))
-        out["metrics"] = f"epoch {epoch}{'/' + str(total) if total else ''}" + (f": accuracy {accs}" if accs else "")
+        of = f"/{total}" if total else ""
+        out["metrics"] = f"epoch {epoch}{of}" + (f": accuracy {accs}" if accs else "")
     if meta.get("task") and meta["task"] != "classify":
         out["task"] = str(meta["task"])
     return out
@@ -44,8 +45,8 @@ def _evals(path: Path) -> list[str]:
     for f in sorted(path.glob("eval/*/eval.json")):
         try:
             r = json.loads(f.read_text(encoding="utf-8"))
-            lines.append(f"{r.get('data', f.parent.name)} {r.get('split', '')}: accuracy {float(r['accuracy']):.1%} "
-                         f"on {r.get('count', '?')} images ({f})")
+            what = f"{r.get('data', f.parent.name)} {r.get('split', '')}"
+            lines.append(f"{what}: accuracy {float(r['accuracy']):.1%} on {r.get('count', '?')} images ({f})")
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return lines

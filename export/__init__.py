@@ -2,4 +2,12 @@
 
 Lives in the top-level `export/` folder, mapped to `edgevit.export` by setuptools' package-dir.
 Converters (onnx, coremltools, litert-torch, executorch) are imported lazily inside each target module.
+
+    from edgevit.export.routing import to_static            # module swap: the export form of a model
+    from edgevit.export.formats import FORMATS              # the targets table
+    from edgevit.export.pipeline import ExportRequest, export_checkpoint
+    results = export_checkpoint(ExportRequest("runs/x/best", "onnx,tflite", precision="fp32"))
+
+Each target module (`onnx`, `coreml`, `tflite`, `executorch`) has `export(model, sample, path, *, precision,
+quant, calibration, info, **options)`, `inspect(path) -> GraphInfo` and `embed_metadata(path, text)`.
 """

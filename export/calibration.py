@@ -32,11 +32,15 @@ class ImageSet:
 
 
 def dataset_spec(meta: dict[str, Any] | None) -> str:
-    """The checkpoint's dataset spec (`meta.json`), 'digits' when it has none."""
-    ds = (meta or {}).get("dataset")
-    if isinstance(ds, dict):
-        ds = ds.get("spec") or ds.get("name")
-    return str(ds) if ds else SHIPPED
+    """The checkpoint's dataset spec (`meta.json`: `dataset`, or `data.spec` as `edgevit train` writes it)."""
+    meta = meta or {}
+    for key in ("dataset", "data"):
+        ds = meta.get(key)
+        if isinstance(ds, dict):
+            ds = ds.get("spec") or ds.get("name")
+        if ds:
+            return str(ds)
+    return SHIPPED
 
 
 def shipped_digits() -> ImageSet:

@@ -118,36 +118,36 @@ def export_checkpoint(req: ExportRequest, progress: Progress | None = None) -> l
     import torch
 
     from edgevit.checkpoint import checkpoint_sha256, load_checkpoint
-    from edgevit.export.routing import to_static
+    from edgevit.export.routing import expert_tensors, to_static
 
     say = progress or (lambda tag, msg: None)
     plans = plan_export(req)
     model, info = load_checkpoint(req.checkpoint)
     sha = checkpoint_sha256(req.checkpoint)
-    out_root = Path(req.out) if req.out else Path(req.checkpoint) / "export"
-    out_root.mkdir(parents=True, exist_ok=True)
 
-    real = eval_images(info.meta, req.eval_images)
-    x_real = real.preprocess(info.preprocess, "NCHW")
-    x_rand = random_inputs(x_real.shape, req.random_inputs)
     def run(m: Any, a: np.ndarray) -> np.ndarray:
         if not len(a):
             return np.zeros((0, len(info.labels)), np.float32)
         with torch.no_grad():
             return m(torch.from_numpy(a)).numpy()
 
-    ref_real, ref_rand = run(model, x_real), run(model, x_rand)
+    say("checkpoint", "loading eval images")
+    real = eval_images(info.meta, req.eval_images)
+    x_real = real.preprocess(info.preprocess, "NCHW")
+    x_rand = random_inputs(x_real.shape, req.random_inputs)
     static = to_static(model, req.routing)
-    st_real, st_rand = run(static, x_real), run(static, x_rand)
-    routing = getattr(static, "edgevit_routing", "none")
-    from edgevit.export.routing import expert_tensors
-
-    experts = expert_tensors(model)
-    params = sum(p.numel() for p in model.parameters())
-    ctx = dict(info=info, sha=sha, real=real, x_real=x_real, x_rand=x_rand, ref_real=ref_real,
-               ref_rand=ref_rand, st=(st_real, st_rand), static=static, routing=routing, experts=experts,
-               params=params)
-    results = [_export_one(req, p, out_root, ctx, say) for p in plans]
+    ctx = dict(info=info, sha=sha, real=real, x_real=x_real, x_rand=x_rand, ref_real=run(model, x_real),
+               ref_rand=run(model, x_rand), st=(run(static, x_real), run(static, x_rand)), static=static,
+               routing=getattr(static, "edgevit_routing", "none"), experts=expert_tensors(model),
+               params=sum(p.numel() for p in model.parameters()))
+    out_root = Path(req.out) if req.out else Path(req.checkpoint) / "export"
+    created = not out_root.exists()
+    out_root.mkdir(parents=True, exist_ok=True)
+    try:
+        results = [_export_one(req, p, out_root, ctx, say) for p in plans]
+    finally:
+        if created and not any(out_root.iterdir()):
+            out_root.rmdir()  # nothing published: leave no empty folder behind
     if req.app:
         _bundle(req, results, say)
     return results

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from edgevit.errors import ContractError, EdgevitError, RuntimeHarnessError
-from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir, path_size, resolve_artifact, runtime_for_path
+from edgevit.runtimes.base import (
+    expand_artifacts,
+    is_checkpoint_dir,
+    path_size,
+    resolve_artifact,
+    runtime_for_path,
+)
 from edgevit.runtimes.contract import find_contract
 
 
@@ -50,7 +56,8 @@ def describe_artifact(path: str | Path) -> dict[str, Any]:
         "runtime": runtime,
         "target": contract.target,
         "model": {"name": m.get("name"), "family": m.get("family"), "params": m.get("params"),
-                  "active_params": m.get("active_params"), "flops": m.get("flops"), "config": m.get("config") or {}},
+                  "active_params": m.get("active_params"), "flops": m.get("flops"),
+                  "config": m.get("config") or {}},
         "labels": contract.labels,
         "num_classes": contract.num_classes,
         "input": contract.input,
@@ -107,7 +114,8 @@ def _labels_line(labels: list[str], limit: int = 20) -> str:
 
 def _input_line(inp: dict[str, Any]) -> str:
     dyn = " (any batch)" if inp.get("dynamic_batch") else ""
-    return f"{inp.get('name', 'input')} {list(inp.get('shape', []))} {inp.get('layout', '')} {inp.get('dtype', '')}{dyn}"
+    shape = list(inp.get("shape", []))
+    return f"{inp.get('name', 'input')} {shape} {inp.get('layout', '')} {inp.get('dtype', '')}{dyn}"
 
 
 def _validation_lines(v: dict[str, Any]) -> list[tuple[str, str]]:
@@ -131,7 +139,8 @@ def _validation_lines(v: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("  " + "; ".join(nums), ""))
     for chk in v.get("checks") or []:
         mark, style = ("✓", "green") if chk.get("ok") else ("✗", "red")
-        out.append((f"  {mark} {chk.get('name', '')}: {chk.get('detail', '')}", style))
+        detail = f": {chk['detail']}" if chk.get("detail") else ""
+        out.append((f"  {mark} {chk.get('name', '')}{detail}", style))
     return out
 
 
@@ -144,7 +153,8 @@ def render_description(d: dict[str, Any]) -> Any:
     m = d["model"]
     what = d.get("target") if d["kind"] == "artifact" else "checkpoint"
     head = Text(f"{m.get('name') or '?'}", style="bold")
-    head.append(f" ({m.get('family') or '?'}) · {what} · {d.get('precision')} · {human_size(d.get('size_bytes'))}")
+    size = human_size(d.get("size_bytes"))
+    head.append(f" ({m.get('family') or '?'}) · {what} · {d.get('precision')} · {size}")
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="cyan", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -159,10 +169,12 @@ def render_description(d: dict[str, Any]) -> Any:
     ]
     src = d.get("source") or {}
     if src.get("checkpoint"):
-        rows.append(("source", f"{src['checkpoint']}" + (f" (sha256 {src['sha256'][:12]}…)" if src.get("sha256") else "")))
+        sha = f" (sha256 {src['sha256'][:12]}…)" if src.get("sha256") else ""
+        rows.append(("source", f"{src['checkpoint']}{sha}"))
     cfg = m.get("config") or {}
     if cfg:
-        rows.append(("config", " ".join(f"{k}={json.dumps(v)}" for k, v in cfg.items() if k not in ("name", "family"))))
+        pairs = (f"{k}={json.dumps(v)}" for k, v in cfg.items() if k not in ("name", "family"))
+        rows.append(("config", " ".join(pairs)))
     for key, value in (d.get("train") or {}).items():
         rows.append((key, value if isinstance(value, str) else json.dumps(value)))
     for key, value in rows:

@@ -27,6 +27,7 @@ from edgevit.errors import ContractError, EdgevitError, RuntimeHarnessError
 from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, one_line, open_harness
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Preprocess, find_contract, softmax
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 PROB_KINDS = ("probabilities", "probs", "softmax")  # contract output kinds that are already probabilities
 
 
@@ -94,6 +95,11 @@ def read_image(path: str | Path) -> np.ndarray:
             im.load()
             return _to_array(ImageOps.exif_transpose(im))
     except UnidentifiedImageError:
+        suffix = Path(path).suffix.lower()
+        if Path(path).stat().st_size == 0:
+            raise ImageError("empty file") from None
+        if suffix in IMAGE_SUFFIXES:
+            raise ImageError(f"damaged image, or not really a {suffix} file (Pillow cannot identify it)") from None
         raise ImageError("not an image (Pillow cannot identify the file format)") from None
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
         raise ImageError(f"unreadable image: {one_line(e, 200)}") from None
@@ -162,18 +168,17 @@ def predict_files(h: Harness, files: list[Path], k: int = 3, strict_channels: bo
             r.notes = input_notes(img, c.preprocess, strict_channels)
             t0 = time.perf_counter()
             x = h.preprocess(img[None])
-            t1 = time.perf_counter()
+            r.preprocess_ms = (time.perf_counter() - t0) * 1e3
             if not warm:
                 h.run(x)
                 warm = True
-                t1 = time.perf_counter()
+            t0 = time.perf_counter()
             y = h.run(x)
-            t2 = time.perf_counter()
+            r.latency_ms = (time.perf_counter() - t0) * 1e3
         except (EdgevitError, OSError, RuntimeError, ValueError) as e:
-            r.error = one_line(e, 300)
+            r.error, r.preprocess_ms = one_line(e, 300), None
             continue
         r.ok, r.top = True, top_k(y[0], c.labels, k, kind)
-        r.preprocess_ms, r.latency_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
     return results
 
 
@@ -190,16 +195,15 @@ def _check_artifact(artifact: Path) -> None:
     try:
         find_contract(artifact)
     except ContractError:
-        raise ContractError(f"{artifact} has no {CONTRACT_FILENAME} beside it: predict preprocesses images only as "
-                            f"the artifact's contract says (re-export with `edgevit export`, which writes it)") from None
+        raise ContractError(f"{artifact} has no {CONTRACT_FILENAME} beside it: predict preprocesses images only "
+                            "as the artifact's contract says (re-export with `edgevit export`, which writes it)"
+                            ) from None
 
 
 def latency_summary(results: list[FileResult]) -> dict[str, float] | None:
     t = np.array([r.latency_ms for r in results if r.ok and r.latency_ms is not None])
-    if not t.size:
-        return None
     return {"mean": float(t.mean()), "p50": float(np.percentile(t, 50)), "p90": float(np.percentile(t, 90)),
-            "min": float(t.min()), "max": float(t.max())}
+            "min": float(t.min()), "max": float(t.max())} if t.size else None
 
 
 def run_predict(inputs: list[str | Path], artifact: str | Path, runtime: str | None = None, topk: int = 3,
@@ -232,7 +236,7 @@ def failure_line(report: dict[str, Any]) -> str | None:
     if not bad:
         return None
     names = "; ".join(f"{Path(f['path']).name}: {f['error']}" for f in bad[:3])
-    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    more = f"; and {len(bad) - 3} more (listed above)" if len(bad) > 3 else ""
     return f"{len(bad)} of {len(report['files'])} files could not be predicted: {names}{more}"
 
 
@@ -247,50 +251,46 @@ def _console(stderr: bool = False) -> Any:
 
 
 def render_report(report: dict[str, Any]) -> Any:
-    """A rich table: file -> top-1 (probability), the other top-k, ms per image, notes or the error."""
+    """A rich table (file -> top-1 and its probability, the other top-k, ms per image, notes or the error) and
+    a summary line with the latency."""
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    rt = report["runtime"]
+    rt, files = report["runtime"], report["files"]
     title = (f"{report['model']} · {rt['name']} {rt.get('version') or ''} · {report['precision']}"
              f"{' · ' + str(rt['threads']) + ' threads' if rt.get('threads') else ''}")
     t = Table(title=title, title_justify="left")
-    for col, just in (("file", "left"), ("prediction", "left"), ("prob", "right"), ("next", "left"),
-                      ("ms", "right"), ("note", "left")):
+    notes = any(f["notes"] or not f["ok"] for f in files)
+    cols = [("file", "left"), ("prediction", "left"), ("prob", "right"), ("next", "left"), ("ms", "right")]
+    for col, just in cols + ([("note", "left")] if notes else []):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
-    for f in report["files"]:
+    for f in files:
         if not f["ok"]:
             t.add_row(Text(f["path"], style="red"), Text("—", style="red"), "", "", "",
                       Text(f"error: {f['error']}", style="red"))
             continue
         best, rest = f["top"][0], f["top"][1:]
-        others = ", ".join(f"{o['label']} {o['prob']:.1%}" for o in rest)
-        t.add_row(Text(f["path"]), Text(best["label"], style="bold"), f"{best['prob']:.1%}", Text(others),
-                  f"{f['latency_ms']:.2f}", Text("; ".join(f["notes"]), style="dim"))
+        row = [Text(f["path"]), Text(best["label"], style="bold"), f"{best['prob']:.1%}",
+               Text(", ".join(f"{o['label']} {o['prob']:.1%}" for o in rest)), f"{f['latency_ms']:.2f}"]
+        t.add_row(*row, *([Text("; ".join(f["notes"]), style="dim")] if notes else []))
     s, lat = report["summary"], report["summary"]["latency_ms"]
     line = f"{s['ok']} of {s['files']} files predicted"
     if lat:
-        line += (f"; latency per image {lat['mean']:.2f} ms mean, {lat['p50']:.2f} p50, {lat['max']:.2f} max "
-                 f"(after 1 warm-up run; preprocessing not included)")
+        line += (f"; {lat['mean']:.2f} ms per image mean, {lat['p50']:.2f} p50, {lat['max']:.2f} max "
+                 f"(model run only, after 1 warm-up run)")
     if report.get("load_ms") is not None:
         line += f"; model load {report['load_ms']:.0f} ms"
-    t.caption, t.caption_justify = line, "left"
-    return t
+    return Group(t, Text(line, style="dim"))
 
 
 def show_report(report: dict[str, Any], as_json: bool) -> None:
-    """JSON on stdout, or the table; failures are listed on stderr either way."""
+    """JSON on stdout, or the table; callers end with `failure_line` as the error that sets the exit status."""
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         sys.stdout.flush()
     else:
         _console().print(render_report(report))
-    bad = [f for f in report["files"] if not f["ok"]]
-    if bad and not as_json:
-        err = _console(stderr=True)
-        err.print(f"[red]{len(bad)} failed:[/]", highlight=False)
-        for f in bad:
-            err.print(f"  {f['path']}: {f['error']}", highlight=False, markup=False)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -300,7 +300,8 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--artifact", "-a", help="exported artifact file or its folder (with edgevit.json)")
     g.add_argument("--checkpoint", "-c", help="checkpoint folder (torch eager; needs edgevit[train])")
-    p.add_argument("--runtime", "-r", default=None, help="onnx | tflite | coreml | executorch | torch (default: by file)")
+    p.add_argument("--runtime", "-r", default=None,
+                   help="onnx | tflite | coreml | executorch | torch (default: by file)")
     p.add_argument("--topk", "-k", type=int, default=3, help="labels to show per image (default 3)")
     p.add_argument("--threads", "-t", type=int, default=None, help="runtime threads (default: the runtime's)")
     p.add_argument("--strict-channels", action="store_true", help="grey vs colour mismatch fails the file")

@@ -70,6 +70,22 @@ def _print_results(console, results) -> None:
         console.print(f"artifacts in {', '.join(roots)}", highlight=False)
 
 
+def _live_console(console):
+    """The progress display writes to a duplicate of the terminal's fd: converters run with fds 1/2 silenced."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    stream = sys.stderr if console.stderr else sys.stdout
+    try:
+        if not stream.isatty():
+            return console
+        return Console(file=os.fdopen(os.dup(stream.fileno()), "w", buffering=1))
+    except (OSError, ValueError, AttributeError):
+        return console
+
+
 def register(app: typer.Typer) -> None:
     @app.command("export", help=_HELP)
     def export(
@@ -111,8 +127,8 @@ def register(app: typer.Typer) -> None:
                             app=app_name, app_out=app_out)
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                      transient=True) as prog:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=_live_console(console), transient=True) as prog:
             task = prog.add_task("loading checkpoint", total=None)
 
             def say(tag: str, msg: str) -> None:

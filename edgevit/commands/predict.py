@@ -10,18 +10,19 @@ from pathlib import Path
 
 import typer
 
-_PREDICT_HELP = """Predict the classes of image files (PNG, JPEG, ...; folders are walked) with an exported model.
-
-Images are preprocessed exactly as the artifact's edgevit.json says, run one at a time in the runtime that fits
-the file (or --runtime), and shown as file -> top-k labels with probabilities and the latency per image.
-A file that cannot be read is reported and the others go on; any failed file makes the exit status 1.
-"""
+_PREDICT_HELP = (
+    "Predict the classes of image files (PNG, JPEG, ...; folders are walked) with an exported model.\n\n"
+    "Images are preprocessed exactly as the artifact's edgevit.json says, run one at a time in the runtime that "
+    "fits the file (or --runtime), and shown as file -> top-k labels with probabilities, with the latency per "
+    "image.\n\nA file that cannot be read is reported and the others go on; any failed file makes the exit "
+    "status 1. On a device without torch: python -m edgevit.runtimes predict ... (same options)."
+)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("predict", help=_PREDICT_HELP)
     def predict(
-        images: list[Path] = typer.Argument(..., help="Image files or folders of them."),
+        images: list[Path] = typer.Argument(..., metavar="IMAGE_OR_DIR", help="Image files or folders of them."),
         artifact: Path = typer.Option(None, "--artifact", "-a", help="Exported artifact file or its folder "
                                       "(with edgevit.json)."),
         checkpoint: Path = typer.Option(None, "--checkpoint", "-c", help="Checkpoint folder, run in torch eager."),
@@ -29,9 +30,9 @@ def register(app: typer.Typer) -> None:
                                     "(default: the one that fits the file)."),
         topk: int = typer.Option(3, "--topk", "-k", help="Labels shown per image."),
         threads: int = typer.Option(None, "--threads", "-t", help="Runtime threads (default: the runtime's)."),
-        strict_channels: bool = typer.Option(False, "--strict-channels",
-                                             help="A grey image for a colour model (or the reverse) fails the file "
-                                             "instead of being converted."),
+        strict_channels: bool = typer.Option(
+            False, "--strict-channels",
+            help="A grey image for a colour model (or the reverse) fails the file instead of being converted."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         from edgevit.errors import RuntimeHarnessError

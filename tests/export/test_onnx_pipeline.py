@@ -109,3 +109,22 @@ def test_onnx_batch_is_dynamic(onnx_exports):
     sess = ort.InferenceSession(str(onnx_exports["mobile_vmoe_test"].file))
     x = np.random.default_rng(0).standard_normal((5, 3, 16, 16)).astype(np.float32)
     assert sess.run(None, {"input": x})[0].shape == (5, 10)
+
+
+def test_structure_check_flags_sort_ops_and_bad_shapes():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from edgevit.export.common import GraphInfo
+    from edgevit.export.validate import ValidationReport, check_structure
+
+    contract = SimpleNamespace(input={"shape": [1, 3, 16, 16]}, layout="NCHW", labels=list("0123456789"),
+                               precision="fp32")
+    good = GraphInfo("x", [1, 3, 16, 16], "float32", "y", [1, 10], Counter({"FULLY_CONNECTED": 3}))
+    rep = ValidationReport("tflite", "fp32")
+    check_structure(rep, "tflite", contract, good, None)
+    assert rep.passed
+    bad = GraphInfo("x", [1, 3, 32, 32], "float32", "y", [1, 7], Counter({"STABLEHLO_SORT": 1}))
+    rep = ValidationReport("tflite", "fp32")
+    check_structure(rep, "tflite", contract, bad, None)
+    assert not rep.passed and {c.name for c in rep.checks if c.ok is False} == {"input", "output", "builtin ops only"}

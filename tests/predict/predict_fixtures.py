@@ -64,6 +64,9 @@ def _build_models(root: Path) -> None:
 def _cached(config: pytest.Config, name: str, build) -> Path:
     root = Path(config.cache.mkdir(f"edgevit-predict-{name}-{KEY}"))
     if not (root / "DONE").exists():
+        for old in root.parent.glob(f"edgevit-predict-{name}-*"):  # builds of older code
+            if old != root and ".tmp" not in old.name:
+                shutil.rmtree(old, ignore_errors=True)
         tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

@@ -54,7 +54,8 @@ def test_labels_agree_with_eval(models: Path, image_sets: dict[str, Path], evals
 
 @pytest.mark.parametrize("runtime", list(RUNTIMES))
 @pytest.mark.parametrize("data", ["digits", "fashion-mnist"])
-def test_labels_match_torch_file_by_file(models: Path, image_sets: dict[str, Path], data: str, runtime: str) -> None:
+def test_labels_match_torch_file_by_file(models: Path, image_sets: dict[str, Path], data: str,
+                                         runtime: str) -> None:
     report = _report(models, image_sets, data, runtime)
     files = [Path(f["path"]) for f in report["files"]]
     ref = torch_reference(models / data / "best", files)
@@ -86,7 +87,8 @@ def test_executorch_agrees(models: Path, image_sets: dict[str, Path], evals: dic
     pytest.importorskip("executorch")
     from predict_fixtures import cli
 
-    cli("export", "--checkpoint", str(models / "digits" / "best"), "--target", "executorch", "--out", str(tmp_path))
+    cli("export", "--checkpoint", str(models / "digits" / "best"), "--target", "executorch",
+        "--out", str(tmp_path))
     report = run_predict([image_sets["digits"] / "test"], tmp_path / "executorch-fp32", None, topk=1)
     assert report["runtime"]["name"] == "executorch" and report["summary"]["failed"] == 0
     assert np.array_equal(_confusion(report, 10), np.asarray(evals["digits"]["confusion"]))

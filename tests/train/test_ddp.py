@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 
 
 def _torchrun(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "0", *args]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE)}
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=HERE)
 
@@ -32,6 +32,8 @@ def test_two_ranks_end_identical(tmp_path, model):
     assert res.returncode == 0, res.stderr[-3000:]
     a, b = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    ta, tb = load_file(str(out / "toy0.safetensors")), load_file(str(out / "toy1.safetensors"))
+    assert all(torch.equal(ta[k], tb[k]) for k in ta)  # unused experts did not break the all-reduce
     saved = load_file(str(out / "last" / "model.safetensors"))
     assert all(torch.equal(a[k], saved[k]) for k in a)
     assert (out / "metrics.jsonl").read_text().count("\n") == 2

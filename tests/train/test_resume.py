@@ -22,7 +22,8 @@ from conftest import metrics, run_cli
 
 from edgevit.checkpoint import load_state_dict
 
-ARGS = ["--model", "mmoe_vit_test", "--data", "digits", "--epochs", "6", "--batch-size", "32", "--seed", "3"]
+ARGS = ["--model", "mmoe_vit_test", "--data", "digits", "--limit", "500", "--epochs", "4", "--batch-size", "32",
+        "--seed", "3"]
 
 
 def _cmd(out: Path, *extra: str) -> list[str]:
@@ -50,7 +51,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     stopped_at = _epoch_of(killed)
-    assert 1 <= stopped_at < 6 and not (killed / "results.json").exists()
+    assert 1 <= stopped_at < 4 and not (killed / "results.json").exists()
 
     res = subprocess.run(_cmd(killed, "--resume"), env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
@@ -66,7 +67,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
         assert not diff, f"{name}: {len(diff)} tensors differ, e.g. {diff[:3]}"
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("img_s", "time_s")} for r in rs]  # noqa: E731
     assert strip(metrics(killed)) == strip(metrics(full))
-    assert [r["epoch"] for r in metrics(killed)] == list(range(1, 7))
+    assert [r["epoch"] for r in metrics(killed)] == list(range(1, 5))
 
 
 def test_resume_rejects_a_different_run_and_a_corrupt_state(tmp_path, capsys):
