@@ -38,6 +38,13 @@ ROWS: list[tuple[str, str, str, list[str]]] = [
 ]
 
 
+def row_slug(model: str, extra: list[str]) -> str:
+    """Run-folder name of a row: model + its overrides (+ -mae / -sc)."""
+    sets = [v.split("=", 1)[1] for f, v in zip(extra[::2], extra[1::2], strict=False) if f == "--set"]
+    tail = "-mae" if "{mae}" in extra else "-sc" if "{superclasses}" in extra else ""
+    return "-".join([model, *sets]) + tail
+
+
 def model_stats(model: str, extra: list[str]) -> dict:
     """Params, active params and MFLOPs of the row's exact config (overrides applied)."""
     from edgevit.models.stats import active_params, count_flops, count_params
@@ -98,9 +105,7 @@ def main() -> None:
                             log=runs / "logs" / f"mae-{model}-s{seed}.log")
                 fill["mae"] = str(mae_dir / "best")
             args = [x.format(**fill) for x in extra]
-            slug = label.split(",")[0].split(" (")[0].replace(" ", "_") + ("-" + "-".join(
-                x.split("=")[-1] for x in args if "=" in x) if "--set" in args else "")
-            slug += "-mae" if "{mae}" in extra else "-sc" if "{superclasses}" in extra else ""
+            slug = row_slug(model, extra)
             r = run_once(runs / f"{slug}-s{seed}", ["--model", model, *common, "--seed", str(seed), *args],
                          runs / "logs" / f"{slug}-s{seed}.log")
             accs.append(float(r["test_acc"]))

@@ -89,8 +89,12 @@ def locate_op(model: Any, sample: Any, op: str) -> str | None:
 
     bare = op.split(".")[-1].split("::")[-1].lower()
     bare = {"stablehlo_sort": "topk", "sort": "topk", "scatter": "scatter"}.get(bare, bare)
+    import warnings
+
     try:
-        ep = torch.export.export(model, (sample,), strict=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = torch.export.export(model, (sample,), strict=False)
     except Exception:
         return None
     for graph in (ep.graph, _decomposed_graph(ep)):

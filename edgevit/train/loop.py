@@ -3,7 +3,9 @@
 Reproducibility: data order, augmentation, dropout and router noise of epoch e depend only on (seed, epoch, rank)
 because every epoch re-seeds them; the optimizer state, step and best score come back from train_state.pt. So a
 run killed at any point and resumed from its last completed epoch ends with bitwise the same weights as an
-uninterrupted run (on CPU; GPU kernels may be non-deterministic).
+uninterrupted run. On CPU the loop turns on torch's deterministic algorithms: without them the backward of
+Mobile V-MoE's expert gather (index_put with accumulate) adds with parallel atomics in a racy order. On GPU we
+keep the fast kernels, so there a resumed run matches closely but not bitwise.
 """
 
 from __future__ import annotations
@@ -189,6 +191,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ the run
     def fit(self) -> dict[str, Any]:
+        was = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+        if self.d.device.type == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            return self._fit()
+        finally:
+            torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+
+    def _fit(self) -> dict[str, Any]:
         a, d, r = self.run.args, self.d, self.run
         if d.is_main:
             r.out.mkdir(parents=True, exist_ok=True)

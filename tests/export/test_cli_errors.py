@@ -118,3 +118,20 @@ def test_converter_error_names_op_and_module():
     msg = str(err)
     assert "nonzero" in msg and "body.1" in msg and "Sparse" in msg, msg
     assert "\n" not in msg
+
+
+def test_missing_converter_names_the_extra(capsys, checkpoint_factory, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "litert_torch" else real(name, *a))
+    code, _, err = run_cli(capsys, "-c", str(checkpoint_factory("mobile_vmoe_test")), "-t", "onnx,tflite",
+                           "-o", str(tmp_path / "o"))
+    assert_one_error(code, err, "litert-torch is needed for tflite export", "pip install")
+    assert not (tmp_path / "o").exists()
+    from edgevit.errors import MissingDependencyError
+    from edgevit.export.pipeline import ExportRequest, plan_export
+
+    with pytest.raises(MissingDependencyError, match=r"pip install 'edgevit\[tflite\]'") as e:
+        plan_export(ExportRequest(checkpoint_factory("mobile_vmoe_test"), "tflite"))
+    assert e.value.extra == "tflite"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import torch
 from conftest import TINY, metrics, run_cli
+from PIL import Image
 
 from edgevit.checkpoint import load_checkpoint, read_checkpoint_info
 
@@ -104,8 +106,14 @@ def test_bad_inputs_are_one_line_errors(dense_run, tmp_path, capsys):
         (broken / f.name).write_bytes(f.read_bytes())
     (broken / "model.safetensors").write_bytes(b"\x00" * 20)
     cases.append((["eval", "--checkpoint", str(broken), "--data", "digits"], "corrupt"))
+    three = tmp_path / "three"  # an image folder with 3 classes: the 10-class checkpoint does not fit it
+    for c in "abc":
+        (three / c).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(three / c / f"{i}.png")
+    cases.append((["eval", "--checkpoint", str(dense_run / "best"), "--data", f"imagefolder:{three}"], "10 classes"))
     for args, needle in cases:
         code, _, err = run_cli(args, capsys)
         assert code == 1, (args, err)
         assert needle in err and "Traceback" not in err and err.strip().count("\n") <= 1, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]  # nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "three"]  # nothing half-written

@@ -24,8 +24,7 @@ def _torchrun(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=HERE)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("model", ["mobile_vmoe_test", "mmoe_vit_test"])
+@pytest.mark.parametrize("model", ["mobile_vmoe_test", pytest.param("mmoe_vit_test", marks=pytest.mark.slow)])
 def test_two_ranks_end_identical(tmp_path, model):
     out = tmp_path / "run"
     res = _torchrun(str(HERE / "ddp_worker.py"), str(out), model)

@@ -41,6 +41,7 @@ def _epoch_of(run: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_cmd(killed), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -68,6 +69,34 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("img_s", "time_s")} for r in rs]  # noqa: E731
     assert strip(metrics(killed)) == strip(metrics(full))
     assert [r["epoch"] for r in metrics(killed)] == list(range(1, 5))
+
+
+def test_in_process_interrupt_then_resume_is_bitwise_equal(tmp_path, monkeypatch):
+    """The fast version of the kill test: an exception right after epoch 1's checkpoint, then --resume."""
+    from edgevit.train import loop
+    from edgevit.train.api import train
+    from edgevit.train.recipe import TrainArgs
+
+    def args(out: Path) -> TrainArgs:
+        return TrainArgs(model="mobile_vmoe_test", data="digits", limit=300, epochs=3, batch_size=32, seed=5,
+                         out=str(out), overrides={"drop_path_rate": 0.1})
+
+    train(args(tmp_path / "full"))
+    real = loop.Trainer.train_epoch
+
+    def dying(self, epoch, view):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real(self, epoch, view)
+
+    monkeypatch.setattr(loop.Trainer, "train_epoch", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train(args(tmp_path / "cut"))
+    monkeypatch.setattr(loop.Trainer, "train_epoch", real)
+    assert _epoch_of(tmp_path / "cut") == 1
+    train(args(tmp_path / "cut"), resume=True)
+    a, b = load_state_dict(tmp_path / "cut" / "last"), load_state_dict(tmp_path / "full" / "last")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_resume_rejects_a_different_run_and_a_corrupt_state(tmp_path, capsys):

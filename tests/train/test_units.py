@@ -135,3 +135,16 @@ def test_init_weights_head_reset_pos_resize_and_incompatible(tmp_path):
     assert all(torch.equal(dst.state_dict()[k], src.state_dict()[k]) for k in same)
     with pytest.raises(CheckpointError, match="not compatible"):
         load_init_weights(create_model("mmoe_vit_test", num_classes=4), tmp_path / "src")
+
+
+def test_dataset_superclasses_resolve():
+    from types import SimpleNamespace
+
+    from edgevit.train.superclasses import resolve
+
+    splits = SimpleNamespace(name="cifar100", labels=[str(i) for i in range(4)], superclasses=[0, 1, 1, 0],
+                             superclass_names=["a", "b"])
+    assert resolve("dataset", splits) == ([0, 1, 1, 0], ["a", "b"])
+    assert resolve(None, splits) is None
+    with pytest.raises(DataError, match="no super-classes"):
+        resolve("dataset", SimpleNamespace(name="digits", superclasses=None))
