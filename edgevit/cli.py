@@ -56,8 +56,9 @@ for _name in COMMAND_MODULES:
 def fail(message: str, code: int = 1) -> None:
     """Print one clear error line on stderr and exit non-zero."""
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise SystemExit(code)
 
 

@@ -1,6 +1,6 @@
 """`edgevit info` for checkpoint folders (the torch side), and the dispatch between checkpoints and artifacts.
 
-Why separate from `edgevit.runtimes.inspect`: counting parameters and FLOPs needs the model built in torch,
+Why separate from `edgevit.runtimes.describe`: counting parameters and FLOPs needs the model built in torch,
 which the torch-free runtimes package must never import. The description uses the same keys as an artifact's
 (model, input, preprocess, labels, routing, precision, size, edgevit_version) so one renderer shows both;
 instead of a validation report a checkpoint carries its training metrics and any `edgevit eval` reports.
@@ -100,7 +100,7 @@ def describe_checkpoint(path: str | Path, flops: bool = True) -> dict[str, Any]:
 
 def describe_path(path: str | Path) -> list[dict[str, Any]]:
     """Checkpoint folder, artifact (file or folder), or a folder of either -> one description each."""
-    from edgevit.runtimes.inspect import describe_artifact
+    from edgevit.runtimes.describe import describe_artifact
 
     p = Path(path)
     if not p.exists():

@@ -10,6 +10,7 @@ It accepts a checkpoint folder (`config.json`, `model.safetensors`, ...) loaded 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -57,6 +58,8 @@ class TorchHarness(Harness):
     def _resolve(self, artifact: Path) -> tuple[Contract, Path]:
         ckpt = _checkpoint_dir(artifact)
         require("torch", "train", "the torch reference harness")
+        with contextlib.suppress(ImportError):  # the model code's first import stays out of the load time
+            import edgevit.models  # noqa: F401
         try:
             from edgevit.checkpoint import load_checkpoint
         except ImportError as e:

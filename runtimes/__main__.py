@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="local", help="label recorded in the result")
     b.add_argument("--machine-name", default=None, help="machine label for the result (default: host name)")
     sub.add_parser("info", help="machine facts and which runtimes import here (JSON)")
+    sub.add_parser("predict", add_help=False, help="top-k labels of image files: predict IMAGE... --artifact PATH")
+    sub.add_parser("describe", add_help=False, help="what is inside an artifact: describe PATH [--json]")
     return p
 
 
@@ -74,6 +76,15 @@ def _runtime_versions() -> dict[str, str | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["predict"]:  # its own parser and output (table or --json), not the bench JSON protocol
+        from edgevit.runtimes.predict import main as predict_main
+
+        return predict_main(argv[1:])
+    if argv[:1] == ["describe"]:
+        from edgevit.runtimes.describe import main as describe_main
+
+        return describe_main(argv[1:])
     args = _parser().parse_args(argv)
     # keep our stdout for the JSON; everything else printed on fd 1 (runtimes' C++ logs) goes to stderr
     sys.stdout.flush()

@@ -9,7 +9,8 @@ contract, runs a float32 batch and returns logits::
     h.info()                                                    # RuntimeInfo(name, version, threads, provider)
     h.close()
 
-Subclasses implement `_load()` and `_run(x) -> logits`, and set `name`, `suffixes`, `extra` (the pip extra that
+Subclasses implement `_load()` and `_run(x) -> logits` (and `_prepare()` for imports kept out of the timed
+load), and set `name`, `suffixes`, `extra` (the pip extra that
 brings the runtime). Registry entries are "module:Class" strings imported on demand, so listing runtimes imports
 no runtime package (and `torch` maps to `edgevit.torch_harness`, outside this torch-free package).
 """
@@ -85,6 +86,9 @@ class Harness:
         self._loaded = False
 
     # ---------------------------------------------------------------- to implement
+    def _prepare(self) -> None:
+        """Import the runtime's modules (not part of the timed load)."""
+
     def _load(self) -> None:
         raise NotImplementedError
 
@@ -106,6 +110,7 @@ class Harness:
         if not self._loaded:
             if not self.model_path.exists():
                 raise RuntimeHarnessError(f"model file {self.model_path} does not exist")
+            self._prepare()
             t0 = time.perf_counter()
             self._load()
             self.load_time_ms = (time.perf_counter() - t0) * 1000.0

@@ -37,10 +37,13 @@ class ExecuTorchHarness(Harness):
         # what the exporter lowered to (recorded in the contract), XNNPACK being edgevit's default partitioner
         return str(self.contract.extra.get("backend") or self.contract.extra.get("partitioner") or "xnnpack")
 
-    def _load(self) -> None:
-        rt_mod = require("executorch.runtime", "executorch", "the ExecuTorch runtime", package="executorch")
-        lib = importlib.import_module("executorch.extension.pybindings.portable_lib")
+    def _prepare(self) -> None:
+        self._rt_mod = require("executorch.runtime", "executorch", "the ExecuTorch runtime", package="executorch")
+        self._lib = importlib.import_module("executorch.extension.pybindings.portable_lib")
         self._torch = importlib.import_module("torch")  # already imported by the pybindings above
+
+    def _load(self) -> None:
+        rt_mod, lib = self._rt_mod, self._lib
         if self.threads and not _THREADS_SET:
             lib._unsafe_reset_threadpool(int(self.threads))
             _THREADS_SET.append(int(self.threads))

@@ -34,6 +34,9 @@ class OnnxHarness(Harness):
             return ",".join(self._session.get_providers())
         return str(self.options.get("provider", "CPUExecutionProvider"))
 
+    def _prepare(self) -> None:
+        self._ort()
+
     def _load(self) -> None:
         ort = self._ort()
         so = ort.SessionOptions()

@@ -63,6 +63,9 @@ class TFLiteHarness(Harness):
         info.extra["package"] = self._module()[1]
         return info
 
+    def _prepare(self) -> None:
+        self._module()
+
     def _load(self) -> None:
         mod, dist = self._module()
         delegate = str(self.options.get("delegate", "xnnpack")).lower()

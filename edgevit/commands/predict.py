@@ -1,6 +1,6 @@
 """`edgevit predict` (image files -> top-k labels through an exported model or a checkpoint) and `edgevit info`
 (what an artifact or checkpoint is). Typer glue only: the work is in the torch-free `edgevit.runtimes.predict`
-/ `edgevit.runtimes.inspect` (which a Pi runs as `python -m edgevit.runtimes predict`), and in
+/ `edgevit.runtimes.describe` (which a Pi runs as `python -m edgevit.runtimes predict`), and in
 `edgevit.inspect_checkpoint` for checkpoints. torch is imported only for `--checkpoint` / `--runtime torch`.
 """
 
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         """What an exported artifact or a checkpoint is: model and config, parameters, input shape/layout,
         preprocessing, labels, routing, precision, size, edgevit version and the validation report."""
         from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir
-        from edgevit.runtimes.inspect import describe_artifacts, show_descriptions
+        from edgevit.runtimes.describe import describe_artifacts, show_descriptions
 
         if any(is_checkpoint_dir(p) for p in expand_artifacts(path)):
             from edgevit.inspect_checkpoint import describe_path

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from edgevit_bench_fixtures import NO_TORCH, STUB_CKPT, child_env, shim_dir
 
 FAST = ["--runs", "5", "--warmup", "1", "--large-batch", "4", "--threads", "1"]
@@ -78,8 +77,6 @@ def test_missing_runtime_package_names_the_extra(artifacts: Path, tmp_path: Path
     assert p.returncode == 1 and "onnxruntime is needed" in p.stderr and "pip install 'edgevit" in p.stderr
 
 
-@pytest.mark.xfail(reason="edgevit/cli.py fail() prints the message as rich markup, so '[pi]' vanishes "
-                   "(reported to the lead: escape it with rich.markup.escape)", strict=False)
 def test_error_line_keeps_brackets(artifacts: Path, tmp_path: Path) -> None:
     env = child_env(shim_dir(tmp_path / "noort", "import sys\nsys.modules['onnxruntime'] = None\n"))
     p = edgevit(["bench", "--artifact", str(artifacts / "onnx"), *FAST, "--out", str(tmp_path / "o")], env=env)

@@ -11,7 +11,7 @@ from predict_fixtures import cli
 from typer.testing import CliRunner
 
 from edgevit.errors import ContractError
-from edgevit.runtimes.inspect import describe_artifact, describe_artifacts, render_description
+from edgevit.runtimes.describe import describe_artifact, describe_artifacts, render_description
 
 
 def _text(renderable) -> str:

@@ -210,10 +210,10 @@ def show_descriptions(descs: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m edgevit.runtimes.inspect PATH [--json]`: the torch-free half of `edgevit info`."""
+    """`python -m edgevit.runtimes.describe PATH [--json]`: the torch-free half of `edgevit info`."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m edgevit.runtimes.inspect", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m edgevit.runtimes.describe", description=__doc__.splitlines()[0])
     p.add_argument("path", help="artifact file, its folder, or a folder of artifacts")
     p.add_argument("--json", action="store_true", dest="as_json")
     args = p.parse_args(argv)
