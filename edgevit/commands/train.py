@@ -29,7 +29,7 @@ AUG = typer.Option(None, "--augment", help="auto (the dataset's suggested augmen
 INIT = typer.Option(None, "--init", help="Start from this checkpoint's weights (MAE encoder or another dataset).")
 RESUME = typer.Option(False, "--resume", help="Continue the run in --out from its last completed epoch.")
 VALF = typer.Option(None, "--val-fraction", help="Share of train held out for validation (default 0.1).")
-LIMIT = typer.Option(None, "--limit", help="Use at most this many images per split (quick tries).")
+LIMIT = typer.Option(None, "--limit", help="Use at most this many training images (train + val; quick tries).")
 DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda (default auto).")
 
 
@@ -50,13 +50,13 @@ def _run(given: dict[str, Any], resume: bool) -> dict[str, Any]:
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        model: str = MODEL, data: str = DATA, out: Path = OUT, epochs: int = EPOCHS, batch_size: int = BATCH,
-        lr: float = LR, weight_decay: float = WD, warmup_epochs: float = WARMUP,
-        label_smoothing: float = typer.Option(None, "--label-smoothing", help="Cross-entropy label smoothing (default 0.1)."),
-        clip_grad: float = CLIP, seed: int = SEED, img_size: int = IMG, set_: list[str] = SET, augment: str = AUG,
-        superclasses: str = typer.Option(None, "--superclasses",
+        model: str | None = MODEL, data: str | None = DATA, out: Path | None = OUT, epochs: int | None = EPOCHS, batch_size: int | None = BATCH,
+        lr: float | None = LR, weight_decay: float | None = WD, warmup_epochs: float | None = WARMUP,
+        label_smoothing: float | None = typer.Option(None, "--label-smoothing", help="Cross-entropy label smoothing (default 0.1)."),
+        clip_grad: float | None = CLIP, seed: int | None = SEED, img_size: int | None = IMG, set_: list[str] | None = SET, augment: str | None = AUG,
+        superclasses: str | None = typer.Option(None, "--superclasses",
                                          help="Mobile V-MoE router targets: 'dataset' or a superclasses.json."),
-        init: Path = INIT, resume: bool = RESUME, val_fraction: float = VALF, limit: int = LIMIT, device: str = DEVICE,
+        init: Path | None = INIT, resume: bool = RESUME, val_fraction: float | None = VALF, limit: int | None = LIMIT, device: str | None = DEVICE,
     ) -> None:
         """Train a model on a dataset (no arguments: the quick start, mmoe_vit_xxs on digits in a minute or two)."""
         given = _given(model=model, data=data, out=None if out is None else str(out), epochs=epochs,
@@ -73,13 +73,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("pretrain")
     def pretrain(
-        model: str = MODEL, data: str = DATA, out: Path = OUT, epochs: int = EPOCHS, batch_size: int = BATCH,
-        lr: float = LR, weight_decay: float = WD, warmup_epochs: float = WARMUP, clip_grad: float = CLIP,
-        seed: int = SEED, img_size: int = IMG, set_: list[str] = SET, augment: str = AUG,
-        mask_ratio: float = typer.Option(None, "--mask-ratio", help="Share of patches hidden (default 0.75)."),
-        visible_weight: float = typer.Option(None, "--visible-weight", help="Loss weight of visible patches (0.1)."),
-        decoder_dim: int = typer.Option(None, "--decoder-dim", help="Width of the 2-block decoder (default 64)."),
-        resume: bool = RESUME, val_fraction: float = VALF, limit: int = LIMIT, device: str = DEVICE,
+        model: str | None = MODEL, data: str | None = DATA, out: Path | None = OUT, epochs: int | None = EPOCHS, batch_size: int | None = BATCH,
+        lr: float | None = LR, weight_decay: float | None = WD, warmup_epochs: float | None = WARMUP, clip_grad: float | None = CLIP,
+        seed: int | None = SEED, img_size: int | None = IMG, set_: list[str] | None = SET, augment: str | None = AUG,
+        mask_ratio: float | None = typer.Option(None, "--mask-ratio", help="Share of patches hidden (default 0.75)."),
+        visible_weight: float | None = typer.Option(None, "--visible-weight", help="Loss weight of visible patches (0.1)."),
+        decoder_dim: int | None = typer.Option(None, "--decoder-dim", help="Width of the 2-block decoder (default 64)."),
+        resume: bool = RESUME, val_fraction: float | None = VALF, limit: int | None = LIMIT, device: str | None = DEVICE,
     ) -> None:
         """MAE pre-training (mmLiT): writes an encoder checkpoint that `edgevit train --init` starts from."""
         given = _given(model=model, data=data, out=None if out is None else str(out), epochs=epochs,
@@ -97,11 +97,11 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def evaluate(
         checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint directory."),
-        data: str = typer.Option("digits", "--data", "-d", help="Dataset spec."),
+        data: str | None = typer.Option(None, "--data", "-d", help="Dataset spec (default: the one it was trained on)."),
         split: str = typer.Option("test", help="test | val | train."),
-        out: Path = typer.Option(None, "--out", "-o", help="Report folder (default CHECKPOINT/eval/DATA-SPLIT)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Report folder (default CHECKPOINT/eval/DATA-SPLIT)."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-        batch_size: int = typer.Option(256, "--batch-size", "-b"), limit: int = LIMIT,
+        batch_size: int = typer.Option(256, "--batch-size", "-b"), limit: int | None = LIMIT,
         device: str = typer.Option("auto", "--device"),
     ) -> None:
         """Accuracy, per-class accuracy and confusion matrix (JSON + PNG) of a checkpoint on a dataset split."""
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         con = Console()
-        con.print(f"[bold]{res['model']}[/] on {data} ({split}, {res['count']} images): "
+        con.print(f"[bold]{res['model']}[/] on {res['data']} ({split}, {res['count']} images): "
                   f"accuracy [bold]{res['accuracy']:.2%}[/]  loss {res['loss']:.4f}", highlight=False)
         table = Table("class", "accuracy", "support")
         for lab, acc, sup in zip(res["labels"], res["per_class_accuracy"], res["support"], strict=True):
@@ -126,9 +126,9 @@ def register(app: typer.Typer) -> None:
     @app.command("superclasses")
     def superclasses(
         checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="A trained dense model's checkpoint."),
-        data: str = typer.Option("digits", "--data", "-d", help="The dataset it was trained on."),
+        data: str | None = typer.Option(None, "--data", "-d", help="Dataset spec (default: the one it was trained on)."),
         num: int = typer.Option(..., "--num", "-n", help="Number of super-classes (= experts of the MoE model)."),
-        out: Path = typer.Option(None, "--out", "-o", help="Output file (default CHECKPOINT/superclasses.json)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default CHECKPOINT/superclasses.json)."),
         device: str = typer.Option("auto", "--device"),
     ) -> None:
         """Super-classes for Mobile V-MoE: spectral clustering of a dense model's held-out confusion matrix."""
@@ -138,5 +138,5 @@ def register(app: typer.Typer) -> None:
         for i, (name, group) in enumerate(zip(res["names"], res["groups"], strict=True)):
             typer.echo(f"{i:>2} {name}: {', '.join(group)}")
         typer.echo(f"wrote {res['path']}")
-        typer.echo(f"next: edgevit train --model mobile_vmoe_t32 --data {data} --superclasses {res['path']} "
+        typer.echo(f"next: edgevit train --model mobile_vmoe_t32 --data {res['source']['data']} --superclasses {res['path']} "
                    f"--set num_experts={num}")

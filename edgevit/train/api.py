@@ -41,7 +41,15 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
                           f"on [bold]{run.splits.name}[/] ({len(run.splits.train.targets)} train / "
                           f"{len(run.splits.val.targets)} val), {run.args.epochs} epochs, {d.world_size} process(es) "
                           f"on {d.device}{start} -> {run.out}", highlight=False)
-        fit = trainer.fit()
+        if resume and run.state is None and d.is_main:
+            console.print(f"nothing to resume in {run.out}: starting a new run", highlight=False)
+        try:
+            fit = trainer.fit()
+        except KeyboardInterrupt:
+            if d.is_main and (run.out / "last").is_dir():
+                console.print(f"stopped; continue with: edgevit {'pretrain' if run.args.task == 'mae' else 'train'} "
+                              f"--out {run.out} --resume", highlight=False)
+            raise
         results = finish(trainer, fit, time.perf_counter() - t0) if d.is_main else {}
         ddp.barrier(d)
         return results
@@ -92,7 +100,7 @@ def _try(console: Console, fn, *args) -> None:
         console.print(f"[yellow]warning:[/] could not write {fn.__name__}: {e}", highlight=False)
 
 
-def evaluate_checkpoint(ckpt: str | Path, data: str, split: str = "test", out: str | Path | None = None,
+def evaluate_checkpoint(ckpt: str | Path, data: str | None, split: str = "test", out: str | Path | None = None,
                         batch_size: int = 256, limit: int | None = None, device: str = "auto") -> dict[str, Any]:
     """`edgevit eval`: accuracy, per-class accuracy, confusion (eval.json + confusion.png in `out`)."""
     from edgevit.checkpoint import load_checkpoint
@@ -101,6 +109,7 @@ def evaluate_checkpoint(ckpt: str | Path, data: str, split: str = "test", out: s
 
     model, info = load_checkpoint(ckpt)
     dmeta = info.meta.get("data") or {}
+    data = data or str(dmeta.get("spec") or "digits")
     same = str(dmeta.get("spec")) == data
     splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)) if same else 0.1,
                           seed=int(dmeta.get("seed", 0)) if same else 0, limit=limit)
@@ -121,7 +130,7 @@ def evaluate_checkpoint(ckpt: str | Path, data: str, split: str = "test", out: s
     return {**extra, **res, "labels": info.labels, "report": str(paths["json"]), "confusion_png": str(paths["png"])}
 
 
-def derive_superclasses(ckpt: str | Path, data: str, num: int, out: str | Path | None = None,
+def derive_superclasses(ckpt: str | Path, data: str | None, num: int, out: str | Path | None = None,
                         device: str = "auto") -> dict[str, Any]:
     """`edgevit superclasses`: cluster the dense model's confusion on the held-out split into `num` groups."""
     from edgevit.checkpoint import load_checkpoint
@@ -131,6 +140,7 @@ def derive_superclasses(ckpt: str | Path, data: str, num: int, out: str | Path |
 
     model, info = load_checkpoint(ckpt)
     dmeta = info.meta.get("data") or {}
+    data = data or str(dmeta.get("spec") or "digits")
     # the split the dense model never trained on: same seed and fraction as its training run
     splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)), seed=int(dmeta.get("seed", 0)))
     labels = [str(x) for x in splits.labels]

@@ -129,7 +129,8 @@ class Trainer:
         sums = torch.zeros(3, dtype=torch.float64, device=d.device)  # loss*n, correct, n
         t0 = time.perf_counter()
         for i, (images, y) in zip(range(self.spe), batches, strict=False):
-            x, y = transform(images).to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+            x = transform(images.to(d.device, non_blocking=True))  # augment where the model runs
+            y = y.to(d.device, non_blocking=True)
             if self.mae:
                 loss, _ = self.wrapped(x)
                 loss = loss + self.net.aux_loss().to(loss.device)
