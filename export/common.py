@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,3 +149,19 @@ def converter_error(target: str, exc: BaseException, model: Any = None, sample: 
                 return ExportError(f"{target}: the converter rejected op {op} from {where}: {one_line(msg)}")
         return ExportError(f"{target}: the converter rejected op {ops[0]}: {one_line(msg)}")
     return ExportError(f"{target} conversion failed: {one_line(msg)}")
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Rename a finished temp folder into place; an existing folder is replaced only once the new one is there."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        final.rename(old / final.name)
+    try:
+        tmp.rename(final)
+    except BaseException:
+        if old is not None:
+            (old / final.name).rename(final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -112,7 +112,8 @@ def inspect(path: Path) -> GraphInfo:
     else:
         im = inp.type.imageType
         in_shape, in_dtype = [1, 3 if im.colorSpace == 20 else 1, im.height, im.width], "image"
-    out = next((o for o in desc.output if o.name == OUTPUT_NAME), desc.output[0])
+    probs = desc.predictedProbabilitiesName  # classifier (image input): label -> logit dictionary output
+    out = next((o for o in desc.output if o.name in (OUTPUT_NAME, probs)), desc.output[0])
     out_shape = [int(d) for d in out.type.multiArrayType.shape] if out.type.WhichOneof("Type") == "multiArrayType" \
         else [1, None]
     ops: Counter = Counter()
@@ -123,7 +124,8 @@ def inspect(path: Path) -> GraphInfo:
     return GraphInfo(input_name=inp.name, input_shape=in_shape, input_dtype=in_dtype, output_name=out.name,
                      output_shape=out_shape, ops=ops, constants=consts, metadata=dict(desc.metadata.userDefined),
                      extra={"spec_version": spec.specificationVersion, "operations": sum(ops.values()),
-                            "outputs": [o.name for o in desc.output], "classifier": bool(desc.predictedFeatureName)})
+                            "outputs": [o.name for o in desc.output], "classifier": bool(desc.predictedFeatureName),
+                            **({"label_output": desc.predictedFeatureName} if desc.predictedFeatureName else {})})
 
 
 def _constants(ml: Any, spec: Any) -> list[np.ndarray]:

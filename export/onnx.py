@@ -6,7 +6,8 @@
   the same tensors as for fp32.
 - int8 `dynamic`: `quantize_dynamic`, int8 weights per channel (per-tensor lost accuracy: TOOLCHAIN.md).
 - int8 `static`: QDQ `quantize_static` calibrated (min/max) on real images from the checkpoint's dataset;
-  Conv/MatMul/Gemm only (quantising softmax/LayerNorm inputs costs accuracy for little speed).
+  Conv/MatMul/Gemm and the stacked expert weights read by Gather (quantising softmax/LayerNorm inputs costs
+  accuracy for little speed).
 The contract goes into `metadata_props['edgevit']`.
 """
 
@@ -94,7 +95,7 @@ def _quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None)
     with quiet():
         q.quantize_static(str(pre), str(dst), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
                           activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
-                          op_types_to_quantize=["Conv", "MatMul", "Gemm"],
+                          op_types_to_quantize=["Conv", "MatMul", "Gemm", "Gather"],
                           calibrate_method=q.CalibrationMethod.MinMax)
 
 

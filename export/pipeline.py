@@ -27,7 +27,7 @@ import numpy as np
 
 from edgevit.errors import ExportError, MissingDependencyError, ValidationError
 from edgevit.export.calibration import calibration_images, eval_images, random_inputs
-from edgevit.export.common import converter_error, one_line, quiet
+from edgevit.export.common import converter_error, one_line, publish, quiet
 from edgevit.export.formats import ROUTINGS, TargetPlan, check_request, parse_targets
 from edgevit.export.metadata import build_contract, contract_text
 from edgevit.export.validate import ValidationReport, check_numbers, check_static_form, check_structure
@@ -95,22 +95,6 @@ def plan_export(req: ExportRequest) -> list[TargetPlan]:
 
 def _tag(plan: TargetPlan, routing: str) -> str:
     return plan.tag + ("-dense" if routing == "dense" else "")
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Rename a finished temp folder into place; an existing folder is replaced only once the new one is there."""
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        final.rename(old / final.name)
-    try:
-        tmp.rename(final)
-    except BaseException:
-        if old is not None:
-            (old / final.name).rename(final)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def export_checkpoint(req: ExportRequest, progress: Progress | None = None) -> list[ExportResult]:
@@ -195,11 +179,13 @@ def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ctx: dict[
             output_name=graph.output_name, dynamic_batch=not isinstance(graph.input_shape[0], int),
             params=ctx["params"], extra={k: v for k, v in extra.items() if v is not None})
         contract.input["dtype"] = graph.input_dtype
+        if graph.extra.get("label_output"):  # Core ML classifier: a label output beside the label->logit dict
+            contract.output.update(label_output=graph.extra["label_output"], dictionary=True)
         contract.save(tmp)
         report = ValidationReport(plan.fmt.name, plan.precision, eval_set=ctx["real"].name)
         check_structure(report, plan.fmt.name, contract, graph, ctx["experts"])
         check_static_form(report, np.concatenate([ctx["ref_real"], ctx["ref_rand"]]), np.concatenate(ctx["st"]))
-        _run_numbers(report, plan, tmp, x_real, x_rand, ctx, req)
+        validated = _run_numbers(report, plan, tmp, x_real, x_rand, ctx, req)
         if ctx["real"].note:
             report.add("eval images", None, ctx["real"].note)
         contract.validation = report.to_dict()
@@ -209,6 +195,8 @@ def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ctx: dict[
             embedded = mod.embed_metadata(path, text) and mod.inspect(path).metadata.get("edgevit") == text
         if plan.fmt.embeds and not embedded:
             raise ExportError(f"{plan.fmt.name}: the contract did not survive embedding into {path.name}")
+        if validated is not None and plan.fmt.embeds:  # the file was rewritten: it must still compute the same
+            _same_after_embedding(plan, tmp, x_real[:8], validated[:8])
         contract.save(tmp)
         res.report, res.contract = report, contract
         res.size_bytes = path_size(path)
@@ -229,8 +217,23 @@ def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ctx: dict[
     return res
 
 
+def _same_after_embedding(plan: TargetPlan, folder: Path, x: np.ndarray, before: np.ndarray) -> None:
+    from edgevit.runtimes.base import open_harness
+
+    with quiet():
+        h = open_harness(folder, runtime=plan.fmt.runtime)
+        try:
+            after = h.run(x)
+        finally:
+            h.close()
+    diff = float(np.max(np.abs(after - before))) if len(x) else 0.0
+    if not diff <= 1e-5 * max(1.0, float(np.abs(before).max())):
+        raise ExportError(f"{plan.fmt.name}: embedding the contract changed the model's outputs (max diff {diff:.2e})")
+
+
 def _run_numbers(report: ValidationReport, plan: TargetPlan, folder: Path, x_real: np.ndarray, x_rand: np.ndarray,
-                 ctx: dict[str, Any], req: ExportRequest) -> None:
+                 ctx: dict[str, Any], req: ExportRequest) -> np.ndarray | None:
+    """Run the artifact in its runtime and compare; returns its outputs on the real images (None: not run)."""
     import platform
 
     from edgevit.runtimes.base import UnsupportedPlatformError, open_harness
@@ -239,13 +242,13 @@ def _run_numbers(report: ValidationReport, plan: TargetPlan, folder: Path, x_rea
         why = (f"Core ML prediction needs macOS (this machine runs {platform.system()})"
                if platform.system() != "Darwin" else "image-input models are checked through the sample app")
         report.add("numeric check", None, f"skipped: {why}; structure checked only, no numbers reported")
-        return
+        return None
     try:
         with quiet():
             h = open_harness(folder, runtime=plan.fmt.runtime)
     except UnsupportedPlatformError as e:
         report.add("numeric check", None, f"skipped: {e}")
-        return
+        return None
     try:
         with quiet():
             out_real = h.run(x_real)
@@ -254,6 +257,7 @@ def _run_numbers(report: ValidationReport, plan: TargetPlan, folder: Path, x_rea
         h.close()
     check_numbers(report, plan.precision, ctx["ref_real"], out_real, ctx["ref_rand"], out_rand,
                   ctx["real"].labels, req.min_agreement)
+    return out_real
 
 
 def _bundle(req: ExportRequest, results: list[ExportResult], say: Progress) -> None:

@@ -77,9 +77,23 @@ def _schema() -> Any:
 
 
 def _read(path: Path) -> Any:
+    """The model as flatbuffer objects, with every buffer's bytes inline.
+
+    ai-edge-quantizer writes weights after the flatbuffer (`Buffer.offset`/`size` into the file); re-packing
+    the object tree without inlining them first would silently drop every weight.
+    """
     schema = _schema()
-    buf = bytearray(Path(path).read_bytes())
-    return schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
+    raw = Path(path).read_bytes()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(bytearray(raw), 0))
+    for b in model.buffers or []:
+        if b.offset > 1:
+            end = b.offset + b.size
+            if end > len(raw):
+                raise ExportError(f"{Path(path).name} is truncated: a weight buffer ends at byte {end}, "
+                                  f"the file has {len(raw)}")
+            b.data = np.frombuffer(raw[b.offset:end], dtype=np.uint8)
+            b.offset, b.size = 0, 0
+    return model
 
 
 def embed_metadata(path: Path, text: str) -> bool:

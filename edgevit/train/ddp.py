@@ -95,15 +95,6 @@ def barrier(d: Dist) -> None:
         dist.barrier()
 
 
-def broadcast_object(obj, d: Dist):
-    """Rank 0's value on every rank (e.g. whether a checkpoint exists to resume from)."""
-    if not d.enabled:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def teardown(d: Dist) -> None:
     if d.enabled and dist.is_initialized():
         dist.destroy_process_group()

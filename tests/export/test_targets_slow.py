@@ -44,6 +44,7 @@ def test_tflite_fp32(checkpoint_factory, tmp_path, name):
 def test_tflite_nhwc(checkpoint_factory, tmp_path):
     res = export_one(checkpoint_factory("mobile_vmoe_test"), tmp_path, "tflite", layout="NHWC")
     check_common(res)
+    rerun_published(res)
     assert res.folder.name == "tflite-fp32-nhwc" and res.contract.input["shape"] == [1, 16, 16, 3]
     assert res.contract.layout == "NHWC" and res.report.max_abs_diff < 1e-4
 
@@ -58,6 +59,7 @@ def test_coreml_fp32_structure(checkpoint_factory, tmp_path, name):
     g = coreml.inspect(res.file)
     assert g.input_shape == [1, 3, 16, 16] and g.output_name == "logits"
     assert "edgevit" in g.metadata and json.loads(g.metadata["edgevit"])["precision"] == "fp32"
+    assert g.constants  # weights readable after the metadata rewrite
     assert res.report.experts and all(a == b for a, b in (v.split("/") for v in res.report.experts.values()))
     if platform.system() != "Darwin":  # numbers need macOS: skipped clearly, never invented
         assert not res.report.numeric and res.report.max_abs_diff is None
@@ -85,6 +87,24 @@ def test_reduced_precision(checkpoint_factory, tmp_path, target, precision, quan
     assert res.contract.precision == precision
     if res.report.numeric:
         assert res.report.max_abs_diff < (2e-2 if precision == "fp16" else 0.25)
+        rerun_published(res)
+
+
+def rerun_published(res):
+    """Run the published file (after the contract was embedded) independently of the pipeline."""
+    from edgevit.checkpoint import load_checkpoint
+    from edgevit.export.calibration import shipped_digits
+    from edgevit.runtimes.base import open_harness
+
+    model, info = load_checkpoint(res.contract.source["checkpoint"])
+    images = shipped_digits().images[:16]
+    h = open_harness(res.folder, runtime=res.plan.fmt.runtime)
+    got = h.predict(images)
+    with torch.no_grad():
+        want = model(torch.from_numpy(h.preprocess(images) if res.contract.layout == "NCHW" else
+                                      h.preprocess(images).transpose(0, 3, 1, 2).copy())).numpy()
+    h.close()
+    assert abs(got - want).max() < 0.25, abs(got - want).max()
 
 
 @pytest.mark.parametrize("target", ["onnx", "tflite"])
@@ -127,3 +147,12 @@ def test_app_bundle_android(checkpoint_factory, tmp_path):
                                               app_out=tmp_path / "bundle"))
     assert results[0].ok
     assert (tmp_path / "bundle" / "model.tflite").is_file() and (tmp_path / "bundle" / "labels.txt").is_file()
+
+
+def test_coreml_image_input_classifier(checkpoint_factory, tmp_path):
+    res = export_one(checkpoint_factory("mobile_vmoe_test"), tmp_path, "coreml", options={"image_input": True})
+    check_common(res)
+    assert res.folder.name == "coreml-fp16-image"
+    assert res.contract.input["dtype"] == "image" and res.contract.input["name"] == "image"
+    assert res.contract.output["label_output"] == "classLabel" and res.contract.output["dictionary"] is True
+    assert res.report.structure["classifier"] is True
