@@ -124,8 +124,12 @@ def locate_op(model: Any, sample: Any, op: str) -> str | None:
 
 
 def _decomposed_graph(ep: Any) -> Any:
+    import warnings
+
     try:
-        return ep.run_decompositions().graph
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ep.run_decompositions().graph
     except Exception:
         return None
 

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
                        label_smoothing=label_smoothing, clip_grad=clip_grad, seed=seed, img_size=img_size, set_=set_,
                        augment=augment, superclasses=superclasses, init=None if init is None else str(init),
-                       val_fraction=val_fraction, limit=limit, device=device)
+                       val_fraction=val_fraction, limit=limit, device=device, task="classify")
         res = _run(given, resume)
         if res:
             typer.echo(f"\ndone in {res['wall_s']:.0f}s: {res['test_split']} accuracy {res['test_acc']:.2%} "

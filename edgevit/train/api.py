@@ -65,7 +65,7 @@ def finish(trainer, fit: dict[str, Any], wall_s: float) -> dict[str, Any]:
 
     run, a = trainer.run, trainer.run.args
     out, best = run.out, run.out / BEST
-    recs = [r for r in fit["records"]]
+    recs = list(fit["records"])
     results: dict[str, Any] = {"checkpoint": str(best), "best_epoch": fit["best_epoch"], "epochs": a.epochs,
                                "wall_s": round(wall_s, 1), "model": run.model.config.name, "data": a.data,
                                "train_img_s": (sum(r["img_s"] for r in recs) / len(recs)) if recs else None}
