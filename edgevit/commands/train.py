@@ -50,13 +50,28 @@ def _run(given: dict[str, Any], resume: bool) -> dict[str, Any]:
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        model: str | None = MODEL, data: str | None = DATA, out: Path | None = OUT, epochs: int | None = EPOCHS, batch_size: int | None = BATCH,
-        lr: float | None = LR, weight_decay: float | None = WD, warmup_epochs: float | None = WARMUP,
-        label_smoothing: float | None = typer.Option(None, "--label-smoothing", help="Cross-entropy label smoothing (default 0.1)."),
-        clip_grad: float | None = CLIP, seed: int | None = SEED, img_size: int | None = IMG, set_: list[str] | None = SET, augment: str | None = AUG,
-        superclasses: str | None = typer.Option(None, "--superclasses",
-                                         help="Mobile V-MoE router targets: 'dataset' or a superclasses.json."),
-        init: Path | None = INIT, resume: bool = RESUME, val_fraction: float | None = VALF, limit: int | None = LIMIT, device: str | None = DEVICE,
+        model: str | None = MODEL,
+        data: str | None = DATA,
+        out: Path | None = OUT,
+        epochs: int | None = EPOCHS,
+        batch_size: int | None = BATCH,
+        lr: float | None = LR,
+        weight_decay: float | None = WD,
+        warmup_epochs: float | None = WARMUP,
+        label_smoothing: float | None = typer.Option(
+            None, "--label-smoothing", help="Cross-entropy label smoothing (default 0.1)."),
+        clip_grad: float | None = CLIP,
+        seed: int | None = SEED,
+        img_size: int | None = IMG,
+        set_: list[str] | None = SET,
+        augment: str | None = AUG,
+        superclasses: str | None = typer.Option(
+            None, "--superclasses", help="Mobile V-MoE router targets: 'dataset' or a superclasses.json."),
+        init: Path | None = INIT,
+        resume: bool = RESUME,
+        val_fraction: float | None = VALF,
+        limit: int | None = LIMIT,
+        device: str | None = DEVICE,
     ) -> None:
         """Train a model on a dataset (no arguments: the quick start, mmoe_vit_xxs on digits in a minute or two)."""
         given = _given(model=model, data=data, out=None if out is None else str(out), epochs=epochs,
@@ -73,13 +88,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command("pretrain")
     def pretrain(
-        model: str | None = MODEL, data: str | None = DATA, out: Path | None = OUT, epochs: int | None = EPOCHS, batch_size: int | None = BATCH,
-        lr: float | None = LR, weight_decay: float | None = WD, warmup_epochs: float | None = WARMUP, clip_grad: float | None = CLIP,
-        seed: int | None = SEED, img_size: int | None = IMG, set_: list[str] | None = SET, augment: str | None = AUG,
+        model: str | None = MODEL,
+        data: str | None = DATA,
+        out: Path | None = OUT,
+        epochs: int | None = EPOCHS,
+        batch_size: int | None = BATCH,
+        lr: float | None = LR,
+        weight_decay: float | None = WD,
+        warmup_epochs: float | None = WARMUP,
+        clip_grad: float | None = CLIP,
+        seed: int | None = SEED,
+        img_size: int | None = IMG,
+        set_: list[str] | None = SET,
+        augment: str | None = AUG,
         mask_ratio: float | None = typer.Option(None, "--mask-ratio", help="Share of patches hidden (default 0.75)."),
-        visible_weight: float | None = typer.Option(None, "--visible-weight", help="Loss weight of visible patches (0.1)."),
+        visible_weight: float | None = typer.Option(
+            None, "--visible-weight", help="Loss weight of the visible patches (default 0.1)."),
         decoder_dim: int | None = typer.Option(None, "--decoder-dim", help="Width of the 2-block decoder (default 64)."),
-        resume: bool = RESUME, val_fraction: float | None = VALF, limit: int | None = LIMIT, device: str | None = DEVICE,
+        resume: bool = RESUME,
+        val_fraction: float | None = VALF,
+        limit: int | None = LIMIT,
+        device: str | None = DEVICE,
     ) -> None:
         """MAE pre-training (mmLiT): writes an encoder checkpoint that `edgevit train --init` starts from."""
         given = _given(model=model, data=data, out=None if out is None else str(out), epochs=epochs,
