@@ -5,7 +5,7 @@ Rows: mmoe_vit_xxs vs its dense twin (equal params); Mobile V-MoE (learned route
 the Vision-Xformer options on one base model (vit_t32). Columns: params, active params, MFLOPs, wall time, top-1.
 
     python benchmarks/accuracy.py --data fashion-mnist --epochs 3 --limit 10000 --seeds 0
-    python benchmarks/accuracy.py --data digits --epochs 15          # quick variant (~15 min on 2 cores)
+    python benchmarks/accuracy.py --data digits --epochs 8           # quick variant
 
 Writes benchmarks/results/accuracy-<data>.{json,md,png}. Runs that finished earlier (results.json present in the
 run folder) are reused, so an interrupted benchmark continues where it stopped.
@@ -45,7 +45,7 @@ def row_slug(model: str, extra: list[str]) -> str:
     return "-".join([model, *sets]) + tail
 
 
-def model_stats(model: str, extra: list[str]) -> dict:
+def model_stats(model: str, extra: list[str], img_size: int) -> dict:
     """Params, active params and MFLOPs of the row's exact config (overrides applied)."""
     from edgevit.models.stats import active_params, count_flops, count_params
     from edgevit.registry import create_model
@@ -55,7 +55,7 @@ def model_stats(model: str, extra: list[str]) -> dict:
         if flag == "--set":
             k, v = val.split("=", 1)
             overrides[k] = int(v) if v.isdigit() else v
-    m = create_model(model, **overrides)
+    m = create_model(model, img_size=img_size, **overrides)
     return {"params": count_params(m), "active_params": active_params(m), "mflops": count_flops(m) / 1e6}
 
 
@@ -73,12 +73,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="train images (the test split is always complete)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--img-size", type=int, default=24, help="one input size for every row (a multiple of 3 and 4)")
     ap.add_argument("--only", nargs="*", default=None, help="row labels (substring match) to run")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-accuracy")
     a = ap.parse_args()
 
     tag = a.data.split(":")[0]
-    common = ["--data", a.data, "--epochs", str(a.epochs), "--batch-size", str(a.batch_size)]
+    common = ["--data", a.data, "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
+              "--img-size", str(a.img_size)]
     if a.limit:
         common += ["--limit", str(a.limit)]
     runs = a.runs / tag
@@ -111,16 +113,17 @@ def main() -> None:
             accs.append(float(r["test_acc"]))
             walls.append(float(r["wall_s"]))
         m, sd = mean_std(accs)
-        rows_out.append({"group": group, "label": label, "model": model, "args": extra, **model_stats(model, extra),
+        rows_out.append({"group": group, "label": label, "model": model, "args": extra, **model_stats(model, extra, a.img_size),
                          "top1_mean": m, "top1_std": sd, "top1": accs, "wall_s_mean": mean_std(walls)[0],
                          "seeds": a.seeds})
         print(f"  {label}: top-1 {100 * m:.2f} ± {100 * sd:.2f}%", flush=True)
 
     meta = {"data": a.data, "epochs": a.epochs, "limit": a.limit, "batch_size": a.batch_size, "seeds": a.seeds,
+            "img_size": a.img_size,
             "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "total_wall_s": round(time.time() - t_start),
             "command": "python benchmarks/accuracy.py " + " ".join(
                 f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ' '.join(map(str, v))}"
-                for k, v in vars(a).items() if k in ("data", "epochs", "limit", "seeds") and v is not None)}
+                for k, v in vars(a).items() if k in ("data", "epochs", "limit", "seeds", "img_size") and v is not None)}
     write_json(RESULTS / f"accuracy-{tag}.json", {"meta": meta, "rows": rows_out})
     table = md_table(["group", "model", "params", "active", "MFLOPs", "train wall (s)", "top-1 (%)"], [
         [r["group"], r["label"], f"{r['params'] / 1e6:.3f}M", f"{r['active_params'] / 1e6:.3f}M", f"{r['mflops']:.1f}",

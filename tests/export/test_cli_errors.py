@@ -127,7 +127,7 @@ def test_missing_converter_names_the_extra(capsys, checkpoint_factory, tmp_path,
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "litert_torch" else real(name, *a))
     code, _, err = run_cli(capsys, "-c", str(checkpoint_factory("mobile_vmoe_test")), "-t", "onnx,tflite",
                            "-o", str(tmp_path / "o"))
-    assert_one_error(code, err, "litert-torch is needed for tflite export", "pip install")
+    assert_one_error(code, err, "litert-torch is needed for tflite export", "pip install 'edgevit[tflite]'")
     assert not (tmp_path / "o").exists()
     from edgevit.errors import MissingDependencyError
     from edgevit.export.pipeline import ExportRequest, plan_export
