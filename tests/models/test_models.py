@@ -207,3 +207,11 @@ def test_bad_names_and_fields_are_clear_errors() -> None:
         create_model("vit_test", attention="flash")
     with pytest.raises(ConfigError, match="top_k"):
         create_model("mobile_vmoe_test", top_k=9)
+
+
+def test_eval_routing_breaks_ties_like_the_export_form() -> None:
+    """A zero-initialised router ties every expert: eval picks the lowest indices, as argmax rounds do."""
+    model = create_model("mmoe_vit_test").eval()  # routers start at zero
+    model(torch.randn(2, 3, 16, 16))
+    for _, m in model.moe_modules():
+        assert (m.last_indices == torch.arange(model.config.top_k)).all()

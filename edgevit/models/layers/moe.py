@@ -23,9 +23,16 @@ def cv_squared(x: torch.Tensor) -> torch.Tensor:
     return x.float().var() / (x.float().mean() ** 2 + 1e-10)
 
 
-def topk_mask_gates(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def ordered_topk(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k whose ties go to the lowest index, as the export form's argmax rounds do (`torch.topk` breaks exact
+    ties arbitrarily, e.g. for a zero-initialised router), so eval-mode PyTorch and every artifact agree."""
+    vals, idx = x.sort(dim=-1, descending=True, stable=True)
+    return vals[..., :k], idx[..., :k]
+
+
+def topk_mask_gates(logits: torch.Tensor, k: int, ordered: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax over the k largest logits, scattered back to a dense (..., E) gate tensor, plus the indices."""
-    top_v, top_i = logits.topk(k, dim=-1)
+    top_v, top_i = ordered_topk(logits, k) if ordered else logits.topk(k, dim=-1)
     gates = torch.zeros_like(logits).scatter(-1, top_i, top_v.softmax(dim=-1))
     return gates, top_i
 
@@ -50,7 +57,7 @@ class NoisyTopKRouter(nn.Module):
             logits = clean + torch.randn_like(clean) * std
         else:
             logits, std = clean, None
-        gates, idx = topk_mask_gates(logits, self.top_k)
+        gates, idx = topk_mask_gates(logits, self.top_k, ordered=not self.training)
         if not self.training:
             return gates, idx, logits.new_zeros(())
         importance = gates.sum(0)
@@ -138,7 +145,7 @@ class PerImageRouter(nn.Module):
         self.last_logits = logits
         noisy = logits + torch.randn_like(logits) * self.noise_std if (self.training and self.noise_std) else logits
         probs = noisy.softmax(-1)
-        gates, idx = probs.topk(self.top_k, dim=-1)
+        gates, idx = probs.topk(self.top_k, dim=-1) if self.training else ordered_topk(probs, self.top_k)
         self.last_indices = idx.detach()
         self.expert_counts = torch.zeros(self.num_experts, device=idx.device).scatter_add(
             0, idx.reshape(-1), torch.ones(idx.numel(), device=idx.device)).detach()
