@@ -78,7 +78,7 @@ def test_in_process_interrupt_then_resume_is_bitwise_equal(tmp_path, monkeypatch
     from edgevit.train.recipe import TrainArgs
 
     def args(out: Path) -> TrainArgs:
-        return TrainArgs(model="mobile_vmoe_test", data="digits", limit=300, epochs=3, batch_size=32, seed=5,
+        return TrainArgs(model="mobile_vmoe_test", data="digits", limit=200, epochs=3, batch_size=32, seed=5,
                          out=str(out), overrides={"drop_path_rate": 0.1})
 
     train(args(tmp_path / "full"))
