@@ -114,6 +114,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         if list_targets:
+            console = Console(width=max(console.width, 190))  # a wide table; don't squeeze it into 80 columns
             _print_formats(console)
             return
         if checkpoint is None:
