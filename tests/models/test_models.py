@@ -215,3 +215,17 @@ def test_eval_routing_breaks_ties_like_the_export_form() -> None:
     model(torch.randn(2, 3, 16, 16))
     for _, m in model.moe_modules():
         assert (m.last_indices == torch.arange(model.config.top_k)).all()
+
+
+def test_performer_approximates_softmax_attention() -> None:
+    """FAVOR+ with many features estimates softmax attention; a per-key stabiliser bug would break this."""
+    from edgevit.models.layers.attention import Attention
+
+    torch.manual_seed(0)
+    soft = Attention(32, 2, kind="softmax")
+    perf = Attention(32, 2, kind="performer", performer_features=4096)
+    perf.load_state_dict(soft.state_dict(), strict=False)
+    x = torch.randn(2, 10, 32) * 0.5
+    with torch.no_grad():
+        err = (perf(x) - soft(x)).abs().mean() / soft(x).abs().mean()
+    assert err < 0.1, float(err)

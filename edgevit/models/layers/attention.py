@@ -92,7 +92,8 @@ class Attention(nn.Module):
 
     def _performer(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """FAVOR+ positive random features: softmax kernel estimated in O(N)."""
-        qf, kf = _favor_features(q, self.features), _favor_features(k, self.features)  # (B, H, N, m)
+        qf = _favor_features(q, self.features, per_token=True)  # (B, H, N, m)
+        kf = _favor_features(k, self.features, per_token=False)
         kv = kf.transpose(-2, -1) @ v  # (B, H, m, d)
         norm = qf @ kf.sum(dim=-2, keepdim=True).transpose(-2, -1)  # (B, H, N, 1)
         return (qf @ kv) / (norm + 1e-6)
@@ -130,11 +131,16 @@ def _orthogonal_gaussian(m: int, d: int, seed: int = 0) -> torch.Tensor:
     return w * norms
 
 
-def _favor_features(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+def _favor_features(x: torch.Tensor, w: torch.Tensor, per_token: bool) -> torch.Tensor:
+    """phi(x) = exp(w x - |x|^2 / 2) / sqrt(m), with x scaled by d^-1/4 (so phi(q) phi(k) ~ exp(q k / sqrt d)).
+
+    The max subtracted for stability may differ per query (it cancels in the row normalisation) but must be one
+    constant for all keys of a head, or it would re-weight the keys.
+    """
     x = x * x.shape[-1] ** -0.25
     proj = x @ w.T  # (..., N, m)
     sq = (x * x).sum(-1, keepdim=True) / 2
-    stab = proj.amax(dim=-1, keepdim=True).detach()
+    stab = (proj.amax(dim=-1, keepdim=True) if per_token else proj.amax(dim=(-2, -1), keepdim=True)).detach()
     return torch.exp(proj - sq - stab) * w.shape[0] ** -0.5 + 1e-6
 
 
