@@ -59,6 +59,15 @@ def model_stats(model: str, extra: list[str], img_size: int) -> dict:
     return {"params": count_params(m), "active_params": active_params(m), "mflops": count_flops(m) / 1e6}
 
 
+def _test_images(result: dict) -> int | None:
+    """Size of the split the row was tested on, from the run's eval report."""
+    report = Path(result["checkpoint"]).parent / "eval" / "eval.json"
+    try:
+        return int(json.loads(report.read_text())["count"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def run_once(out: Path, args: list[str], log: Path) -> dict:
     res = out / "results.json"
     if not res.exists():
@@ -85,6 +94,7 @@ def main() -> None:
         common += ["--limit", str(a.limit)]
     runs = a.runs / tag
     rows_out = []
+    test_images = None
     t_start = time.time()
     for group, label, model, extra in ROWS:
         if a.only and not any(s in label for s in a.only):
@@ -111,6 +121,7 @@ def main() -> None:
             r = run_once(runs / f"{slug}-s{seed}", ["--model", model, *common, "--seed", str(seed), *args],
                          runs / "logs" / f"{slug}-s{seed}.log")
             accs.append(float(r["test_acc"]))
+            test_images = test_images or _test_images(r)
             walls.append(float(r["wall_s"]))
         m, sd = mean_std(accs)
         rows_out.append({"group": group, "label": label, "model": model, "args": extra, **model_stats(model, extra, a.img_size),
@@ -119,7 +130,7 @@ def main() -> None:
         print(f"  {label}: top-1 {100 * m:.2f} ± {100 * sd:.2f}%", flush=True)
 
     meta = {"data": a.data, "epochs": a.epochs, "limit": a.limit, "batch_size": a.batch_size, "seeds": a.seeds,
-            "img_size": a.img_size,
+            "img_size": a.img_size, "test_images": test_images,
             "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "total_wall_s": round(time.time() - t_start),
             "command": "python benchmarks/accuracy.py " + " ".join(
                 f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ' '.join(map(str, v))}"

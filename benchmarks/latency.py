@@ -41,7 +41,8 @@ def checkpoints(runs: Path, full: bool) -> list[tuple[str, str, Path]]:
 
 def export_all(label: str, ckpt: Path, exp: Path, grid: bool, logs: Path) -> list[dict]:
     """Export every (target, precision) this model is benched at; failures are rows too."""
-    jobs = [("onnx,tflite,executorch", p, "static") for p in (("fp32", "fp16", "int8") if grid else ("fp32",))]
+    jobs = ([("onnx,tflite,executorch", p, "static") for p in ("fp32", "fp16", "int8")] if grid
+            else [("onnx", "fp32", "static")])  # variants of a core model: onnxruntime fp32 (and torch eager)
     if any(m in label for m in MOE):
         jobs.append(("onnx", "fp32", "dense"))
     failures = []

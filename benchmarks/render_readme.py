@@ -17,13 +17,18 @@ def section() -> str:
              "Measured on this project's CI-class machine by the scripts in `benchmarks/`; rerun them to refresh this "
              "section (`python benchmarks/render_readme.py` rewrites it from `benchmarks/results/`).\n"]
     for f in sorted(RESULTS.glob("accuracy-*.json")):
-        meta = json.loads(f.read_text())["meta"]
+        acc = json.loads(f.read_text())
+        meta = acc["meta"]
         tag = f.stem.split("-", 1)[1]
+        train_min = sum(r["wall_s_mean"] * len(r["seeds"]) for r in acc["rows"]) / 60
         parts.append(f"### Accuracy at equal budget: {meta['data']}\n")
         parts.append(f"`{meta['command']}` — {meta['epochs']} epochs, batch {meta['batch_size']}, "
-                     f"train images: {meta['limit'] or 'all'}, seeds {meta['seeds']}; {meta['machine']}; "
-                     f"{meta['date']}; {meta['total_wall_s'] / 60:.0f} min in all.\n")
+                     f"{meta.get('img_size')} px input for every row, train images: {meta['limit'] or 'all'}, "
+                     f"seeds {meta['seeds']}; {meta['machine']}; {meta['date']}; {train_min:.0f} min of training "
+                     "in all. Train wall times were taken while other jobs shared the machine at times: compare "
+                     "them loosely.\n")
         parts.append((RESULTS / f"accuracy-{tag}.md").read_text())
+        parts.append(deltas(json.loads(f.read_text())))
         if (RESULTS / f"accuracy-{tag}.png").exists():
             parts.append(f"![accuracy {tag}](benchmarks/results/accuracy-{tag}.png)\n")
     for f in sorted(RESULTS.glob("latency-*.json")):
@@ -41,6 +46,31 @@ def section() -> str:
     if notes.exists():
         parts.append(notes.read_text())
     return "\n".join(parts)
+
+
+REFERENCES = {  # group -> the row every other row of the group is compared with
+    "MoE vs dense (equal params)": "vit_mlit_xxs (dense twin)",
+    "MAE": "mmoe_vit_xxs",
+    "Mobile V-MoE (equal active params)": "vit_t32 (dense twin)",
+    "Vision Xformers on vit_t32": "vit_t32 (dense twin)",
+}
+
+
+def deltas(acc: dict) -> str:
+    """What the table says, computed: each row against its reference, with the noise floor of the test set."""
+    rows = {r["label"]: r for r in acc["rows"]}
+    lines = ["Differences in top-1 points against the reference row of each comparison (computed from the table):\n"]
+    for r in acc["rows"]:
+        ref = rows.get(REFERENCES.get(r["group"], ""))
+        if ref is None or ref is r:
+            continue
+        d = 100 * (r["top1_mean"] - ref["top1_mean"])
+        lines.append(f"- {r['label']} vs {ref['label']}: {d:+.2f} points")
+    n_test = acc["meta"].get("test_images")
+    if n_test:
+        lines.append(f"\nOne test image is {100 / n_test:.2f} points here ({n_test} test images); with "
+                     f"{len(acc['meta']['seeds'])} seed(s), differences of about a point are within noise.\n")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
