@@ -198,7 +198,10 @@ def result_filename(r: dict[str, Any]) -> str:
     rt = r.get("runtime") or {}
     threads = rt.get("threads") or "auto"
     machine = (r.get("machine") or {}).get("name") or "machine"
-    parts = [r.get("model") or Path(str(r.get("artifact") or "model")).name, rt.get("name") or "runtime", r.get("precision") or "fp32",
+    precision = r.get("precision") or "fp32"
+    if r.get("routing") == "dense":  # the dense-routing fallback of the same model must not overwrite the static one
+        precision += "-dense"
+    parts = [r.get("model") or Path(str(r.get("artifact") or "model")).name, rt.get("name") or "runtime", precision,
              f"t{threads}", machine]
     return "-".join(slug(str(p)) for p in parts) + ".json"
 

@@ -106,6 +106,7 @@ def test_result_schema_and_file_name(artifacts: Path, tmp_path: Path) -> None:
     assert result_filename(r) == "tinycnn-tflite-fp32-t2-pi5.json"
     path = write_result(r, tmp_path / "results")
     assert path.name == "tinycnn-tflite-fp32-t2-pi5.json" and json.loads(path.read_text()) == json.loads(json.dumps(r))
+    assert result_filename({**r, "routing": "dense"}) == "tinycnn-tflite-fp32-dense-t2-pi5.json"  # no overwrite
     assert not list((tmp_path / "results").glob(".*tmp"))  # atomic: no temp file left
 
 
