@@ -128,3 +128,17 @@ def test_structure_check_flags_sort_ops_and_bad_shapes():
     rep = ValidationReport("tflite", "fp32")
     check_structure(rep, "tflite", contract, bad, None)
     assert not rep.passed and {c.name for c in rep.checks if c.ok is False} == {"input", "output", "builtin ops only"}
+
+
+@pytest.mark.parametrize("opts", [dict(attention="performer"), dict(attention="linformer"),
+                                  dict(attention="nystrom", nystrom_landmarks=8), dict(stem="conv", pos="rope")])
+def test_vision_xformer_options_export_to_onnx(tmp_path, opts):
+    """Every Vision-Xformer option exports and validates (the Nystrom pseudo-inverse once used an ONNX-less op)."""
+    from export_testlib import write_checkpoint
+
+    from edgevit.export.pipeline import ExportRequest, export_checkpoint
+
+    ck = write_checkpoint(tmp_path / "ckpt", "vit_test", **opts)
+    (res,) = export_checkpoint(ExportRequest(checkpoint=ck, targets="onnx", eval_images=16, random_inputs=4))
+    assert res.ok, res.error or res.report.failure()
+    assert res.report.max_abs_diff < 1e-4

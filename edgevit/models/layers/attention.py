@@ -156,7 +156,11 @@ def _segment_mean_matrix(n: int, m: int) -> torch.Tensor:
 def _iterative_pinv(mat: torch.Tensor, iters: int) -> torch.Tensor:
     """Moore-Penrose pseudo-inverse by the Nystromformer's cubic iteration (matmuls only: exportable)."""
     eye = torch.eye(mat.shape[-1], dtype=mat.dtype, device=mat.device)
-    z = mat.transpose(-2, -1) / (mat.abs().sum(-2).amax() * mat.abs().sum(-1).amax())
+    # Initial scale 1 / (||A||_1 ||A||_inf) per matrix (the official code takes one max over the whole batch; a
+    # per-matrix scale converges as well and exports: ONNX rejects the all-dims amax).
+    col = mat.abs().sum(-2).amax(dim=-1, keepdim=True).unsqueeze(-1)  # (..., 1, 1)
+    row = mat.abs().sum(-1).amax(dim=-1, keepdim=True).unsqueeze(-1)
+    z = mat.transpose(-2, -1) / (col * row)
     for _ in range(iters):
         kz = mat @ z
         z = 0.25 * z @ (13 * eye - kz @ (15 * eye - kz @ (7 * eye - kz)))
