@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, edgevit, machine_line, md_table, mean_std, write_json
+from common import RESULTS, ROOT, edgevit, finish_plot, machine_line, md_table, mean_std, new_axes, write_json
 
 # group, label, model, extra train args ({superclasses} and {mae} are filled in per seed)
 ROWS: list[tuple[str, str, str, list[str]]] = [
@@ -145,23 +145,12 @@ def main() -> None:
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = new_axes(figsize=(8, 5))
     for r in rows:
         ax.errorbar(r["mflops"], 100 * r["top1_mean"], yerr=100 * r["top1_std"], fmt="o", capsize=3)
         ax.annotate(r["label"], (r["mflops"], 100 * r["top1_mean"]), fontsize=7, xytext=(4, 2),
                     textcoords="offset points")
-    ax.set_xlabel("MFLOPs per image")
-    ax.set_ylabel("top-1 (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish_plot(fig, ax, path, title, "MFLOPs per image")
 
 
 if __name__ == "__main__":

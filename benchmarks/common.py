@@ -62,3 +62,26 @@ def mean_std(xs: list[float]) -> tuple[float, float]:
     m = sum(xs) / len(xs)
     sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
     return m, sd
+
+
+def new_axes(figsize: tuple[float, float]):
+    """A headless matplotlib figure (Agg): (fig, ax)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize)
+
+
+def finish_plot(fig, ax, path: Path, title: str, xlabel: str, ylabel: str = "top-1 (%)") -> None:
+    """Labels, grid, tight layout, save at 120 dpi, close."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from accuracy import ROWS, row_slug
-from common import RESULTS, ROOT, edgevit, machine_line, md_table, write_json
+from common import RESULTS, ROOT, edgevit, finish_plot, machine_line, md_table, new_axes, write_json
 from peak import gemm_peak
 
 CORE = ("mmoe_vit_xxs", "vit_mlit_xxs", "mobile_vmoe_t32", "vit_t32")  # full target x precision grid
@@ -164,12 +164,7 @@ def write_tables(results: list[dict], failures: list[dict], flops: dict, peak: f
 
 
 def plot(results: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig, ax = new_axes(figsize=(9, 6))
     markers = {"onnx": "o", "tflite": "s", "executorch": "^", "torch": "x", "coreml": "D"}
     for r in _ok(results):
         if r["runtime"]["threads"] != 1 or r.get("accuracy") is None:
@@ -179,13 +174,7 @@ def plot(results: list[dict], path: Path, title: str) -> None:
                     (r["latency_ms"]["p50"], 100 * r["accuracy"]), fontsize=6, xytext=(3, 2),
                     textcoords="offset points")
     ax.set_xscale("log")
-    ax.set_xlabel("p50 latency, ms (batch 1, 1 thread, log)")
-    ax.set_ylabel("top-1 (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish_plot(fig, ax, path, title, "p50 latency, ms (batch 1, 1 thread, log)")
 
 
 if __name__ == "__main__":
