@@ -14,5 +14,6 @@ fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[all]"
+# constraints.txt pins the whole resolved set: without it pip 26 backtracks into old sdists and fails.
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all]"
 echo "edgevit installed in .venv: $(.venv/bin/edgevit --version)"
