@@ -134,14 +134,21 @@ def main() -> None:
             "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "total_wall_s": round(time.time() - t_start),
             "command": "python benchmarks/accuracy.py " + " ".join(
                 f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ' '.join(map(str, v))}"
-                for k, v in vars(a).items() if k in ("data", "epochs", "limit", "seeds", "img_size") and v is not None)}
+                for k, v in vars(a).items() if k in ("data", "epochs", "limit", "seeds", "batch_size", "img_size") and v is not None)}
     write_json(RESULTS / f"accuracy-{tag}.json", {"meta": meta, "rows": rows_out})
     table = md_table(["group", "model", "params", "active", "MFLOPs", "train wall (s)", "top-1 (%)"], [
         [r["group"], r["label"], f"{r['params'] / 1e6:.3f}M", f"{r['active_params'] / 1e6:.3f}M", f"{r['mflops']:.1f}",
-         f"{r['wall_s_mean']:.0f}", f"{100 * r['top1_mean']:.2f} ± {100 * r['top1_std']:.2f}"] for r in rows_out])
+         f"{r['wall_s_mean']:.0f}", format_top1(r)] for r in rows_out])
     (RESULTS / f"accuracy-{tag}.md").write_text(table)
     plot(rows_out, RESULTS / f"accuracy-{tag}.png", f"{a.data}: top-1 at equal budget ({a.epochs} epochs)")
     print(table)
+
+
+def format_top1(row: dict) -> str:
+    """Mean ± std over seeds; a single seed has no spread to report, so none is printed."""
+    if len(row["top1"]) < 2:
+        return f"{100 * row['top1_mean']:.2f} (1 seed)"
+    return f"{100 * row['top1_mean']:.2f} ± {100 * row['top1_std']:.2f} ({len(row['top1'])} seeds)"
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
