@@ -85,9 +85,13 @@ def main() -> None:
     ap.add_argument("--img-size", type=int, default=24, help="one input size for every row (a multiple of 3 and 4)")
     ap.add_argument("--only", nargs="*", default=None, help="row labels (substring match) to run")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-accuracy")
+    ap.add_argument("--render-only", action="store_true", help="rewrite the .md and .png from the .json; no training")
     a = ap.parse_args()
 
     tag = a.data.split(":")[0]
+    if a.render_only:
+        print(write_outputs(tag))
+        return
     common = ["--data", a.data, "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
               "--img-size", str(a.img_size)]
     if a.limit:
@@ -136,12 +140,19 @@ def main() -> None:
                 f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ' '.join(map(str, v))}"
                 for k, v in vars(a).items() if k in ("data", "epochs", "limit", "seeds", "batch_size", "img_size") and v is not None)}
     write_json(RESULTS / f"accuracy-{tag}.json", {"meta": meta, "rows": rows_out})
+    print(write_outputs(tag))
+
+
+def write_outputs(tag: str) -> str:
+    """Markdown table and plot from the JSON result (also `--render-only`: no training)."""
+    result = json.loads((RESULTS / f"accuracy-{tag}.json").read_text())
+    rows_out, meta = result["rows"], result["meta"]
     table = md_table(["group", "model", "params", "active", "MFLOPs", "train wall (s)", "top-1 (%)"], [
         [r["group"], r["label"], f"{r['params'] / 1e6:.3f}M", f"{r['active_params'] / 1e6:.3f}M", f"{r['mflops']:.1f}",
          f"{r['wall_s_mean']:.0f}", format_top1(r)] for r in rows_out])
     (RESULTS / f"accuracy-{tag}.md").write_text(table)
-    plot(rows_out, RESULTS / f"accuracy-{tag}.png", f"{a.data}: top-1 at equal budget ({a.epochs} epochs)")
-    print(table)
+    plot(rows_out, RESULTS / f"accuracy-{tag}.png", f"{meta['data']}: top-1 at equal budget ({meta['epochs']} epochs)")
+    return table
 
 
 def format_top1(row: dict) -> str:

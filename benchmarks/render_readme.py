@@ -68,8 +68,15 @@ def deltas(acc: dict) -> str:
         lines.append(f"- {r['label']} vs {ref['label']}: {d:+.2f} points")
     n_test = acc["meta"].get("test_images")
     if n_test:
-        lines.append(f"\nOne test image is {100 / n_test:.2f} points here ({n_test} test images); with "
-                     f"{len(acc['meta']['seeds'])} seed(s), differences of about a point are within noise.\n")
+        p = sum(r["top1_mean"] for r in acc["rows"]) / len(acc["rows"])
+        stderr = 100 * (p * (1 - p) / n_test) ** 0.5
+        seeds = len(acc["meta"]["seeds"])
+        lines.append(f"\nOne test image is {100 / n_test:.2f} points here ({n_test} test images); the sampling error "
+                     f"of a top-1 near {100 * p:.0f}% on them is ±{stderr:.2f} points (1 s.e.), and with {seeds} "
+                     f"seed{'s' if seeds > 1 else ''} the run-to-run spread of training is "
+                     + ("only partly averaged out" if seeds > 1 else "not measured")
+                     + f": differences under about "
+                     f"{2 * stderr:.1f} points (2 s.e.) are not evidence either way.\n")
     return "\n".join(lines) + "\n"
 
 
