@@ -41,6 +41,9 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
                           f"on [bold]{run.splits.name}[/] ({len(run.splits.train.targets)} train / "
                           f"{len(run.splits.val.targets)} val), {run.args.epochs} epochs, {d.world_size} process(es) "
                           f"on {d.device}{start} -> {run.out}", highlight=False)
+            if trainer.warmup < round(run.args.warmup_epochs * trainer.spe):
+                console.print(f"note: warm-up shortened to {trainer.warmup} steps (a fifth of this "
+                              f"{run.args.epochs}-epoch run) so the learning rate still decays", highlight=False)
         if resume and run.state is None and d.is_main:
             console.print(f"nothing to resume in {run.out}: starting a new run", highlight=False)
         try:

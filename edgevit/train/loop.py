@@ -29,7 +29,7 @@ from edgevit.train.evaluate import evaluate
 from edgevit.train.losses import training_loss
 from edgevit.train.progress import ProgressView
 from edgevit.train.run import BEST, LAST, Run
-from edgevit.train.schedule import lr_at, param_groups, set_lr
+from edgevit.train.schedule import lr_at, param_groups, set_lr, warmup_steps
 from edgevit.train.state import save_train_state, set_rng_states, write_dir_atomically
 
 METRICS_FILE = "metrics.jsonl"
@@ -65,7 +65,8 @@ class Trainer:
         if self.spe < 1:
             raise DataError(f"the training split has {len(run.splits.train.targets)} images, fewer than one batch "
                             f"of {a.batch_size}: lower --batch-size")
-        self.total_steps, self.warmup = a.epochs * self.spe, int(round(a.warmup_epochs * self.spe))
+        self.total_steps = a.epochs * self.spe
+        self.warmup = warmup_steps(a.warmup_epochs, self.spe, self.total_steps)
         if a.augment not in ("auto", "none"):
             raise ConfigError(f"--augment must be auto or none, got {a.augment!r}")
         self.augment = suggested_augment(run.splits.name, run.model.config.img_size) if a.augment == "auto" else None

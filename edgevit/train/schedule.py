@@ -11,6 +11,15 @@ import math
 import torch
 
 
+MAX_WARMUP_FRACTION = 0.2
+
+
+def warmup_steps(warmup_epochs: float, steps_per_epoch: int, total_steps: int) -> int:
+    """Warm-up length in steps, at most a fifth of the run: a 2-epoch run with the default 2-epoch warm-up would
+    otherwise end at the peak rate and never decay (measured: 74.6% on Fashion-MNIST, all warm-up)."""
+    return min(int(round(warmup_epochs * steps_per_epoch)), int(MAX_WARMUP_FRACTION * total_steps))
+
+
 def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int, min_lr: float = 0.0) -> float:
     """Learning rate for optimizer step `step` (0-based) of `total_steps`."""
     if warmup_steps > 0 and step < warmup_steps:

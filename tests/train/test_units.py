@@ -13,8 +13,15 @@ from edgevit.runtimes.contract import Preprocess
 from edgevit.train import state as st
 from edgevit.train.losses import check_superclasses, training_loss
 from edgevit.train.recipe import TrainArgs, merge_for_resume, parse_overrides
-from edgevit.train.schedule import lr_at, param_groups
+from edgevit.train.schedule import lr_at, param_groups, warmup_steps
 from edgevit.train.superclasses import cluster_confusion, read_superclasses, to_json, write_superclasses
+
+
+def test_warmup_is_capped_at_a_fifth_of_the_run():
+    assert warmup_steps(2.0, 100, 3000) == 200  # 30 epochs: the requested 2 epochs
+    assert warmup_steps(2.0, 100, 200) == 40  # 2 epochs: capped, so the cosine half still runs
+    lrs = [lr_at(s, 200, 1.0, warmup_steps(2.0, 100, 200)) for s in range(200)]
+    assert max(lrs) == pytest.approx(1.0) and lrs[-1] < 0.01
 
 
 def test_schedule_warmup_then_cosine():
