@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 from accuracy import ROWS, row_slug
-from edgevit.export.formats import FORMATS
 from common import RESULTS, ROOT, edgevit, finish_plot, machine_line, md_table, new_axes, write_json
 from peak import gemm_peak
+
+from edgevit.export.formats import FORMATS
 
 CORE = ("mmoe_vit_xxs", "vit_mlit_xxs", "mobile_vmoe_t32", "vit_t32")  # full target x precision grid
 MOE = ("mmoe_vit_xxs", "mobile_vmoe_t32")

@@ -10,7 +10,6 @@ import math
 
 import torch
 
-
 MAX_WARMUP_FRACTION = 0.2
 
 
