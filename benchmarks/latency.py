@@ -26,6 +26,7 @@ from edgevit.export.formats import FORMATS
 
 CORE = ("mmoe_vit_xxs", "vit_mlit_xxs", "mobile_vmoe_t32", "vit_t32")  # full target x precision grid
 MOE = ("mmoe_vit_xxs", "mobile_vmoe_t32")
+EVAL_IMAGES = 500  # test images each artifact is scored on (accuracy.py scores the whole test split)
 
 
 def checkpoints(runs: Path, full: bool) -> list[tuple[str, str, Path]]:
@@ -66,7 +67,7 @@ def export_all(label: str, ckpt: Path, exp: Path, grid: bool, logs: Path) -> lis
 
 def bench_all(label: str, ckpt: Path, exp: Path, res: Path, data: str, runs: int, logs: Path) -> list[dict]:
     common = ["--threads", "1", "--threads", "2", "--batch", "1", "--runs", str(runs), "--warmup", "20",
-              "--large-batch", "64", "--data", data, "--limit", "500", "--reference", str(ckpt), "--json"]
+              "--large-batch", "64", "--data", data, "--limit", str(EVAL_IMAGES), "--reference", str(ckpt), "--json"]
     rows = []
     for args in (["-a", str(exp)], ["-a", str(ckpt), "--runtime", "torch"]):
         r = edgevit("bench", *args, *common, "--out", str(res), log=logs / f"bench-{exp.parent.name}-{args[-1] if args[-1] == 'torch' else 'artifacts'}.log", check=False)
@@ -107,7 +108,8 @@ def main() -> None:
         results += bench_all(label, ckpt, exp / "export", exp / "bench", a.data, a.runs, logs)
     peak["gemm_measured_again_gflops"] = gemm_peak()["peak_gflops"]
     meta = {"data": a.data, "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "peak": peak,
-            "total_wall_s": round(time.time() - t0), "command": f"python benchmarks/latency.py --data {a.data}"}
+            "total_wall_s": round(time.time() - t0), "eval_images": EVAL_IMAGES,
+            "command": f"python benchmarks/latency.py --data {a.data} --runs {a.runs}" + (" --full" if a.full else "")}
     write_json(RESULTS / f"latency-{tag}.json", {"meta": meta, "results": results, "export_failures": failures,
                                                  "flops": flops})
     write_tables(results, failures, flops, max(peak["peak_gflops"], peak["gemm_measured_again_gflops"]),

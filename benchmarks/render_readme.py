@@ -38,7 +38,8 @@ def section() -> str:
         parts.append(f"`{meta['command']}` — {meta['machine']}; {meta['date']}; "
                      f"{meta['total_wall_s'] / 60:.0f} min in all. Latency is per call at batch 1 (p50 of timed "
                      "runs after warm-up); the machine is shared and noisy (±2x between runs), so compare rows "
-                     "within one table only.\n")
+                     "within one table only. top-1 and agreement with PyTorch are on at most the first "
+                     f"{meta.get('eval_images', 500)} test images.\n")
         parts.append((RESULTS / f"latency-{tag}.md").read_text())
         if (RESULTS / f"latency-{tag}.png").exists():
             parts.append(f"![latency {tag}](benchmarks/results/latency-{tag}.png)\n")
