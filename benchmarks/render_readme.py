@@ -20,7 +20,8 @@ def section() -> str:
         acc = json.loads(f.read_text())
         meta = acc["meta"]
         tag = f.stem.split("-", 1)[1]
-        train_min = sum(r["wall_s_mean"] * len(r["seeds"]) for r in acc["rows"]) / 60
+        train_min = sum((r["wall_s_mean"] + (r.get("pretrain_wall_s_mean") or 0)) * len(r["seeds"])
+                        for r in acc["rows"]) / 60
         parts.append(f"### Accuracy at equal budget: {meta['data']}\n")
         parts.append(f"`{meta['command']}` — {meta['epochs']} epochs, batch {meta['batch_size']}, "
                      f"{meta.get('img_size')} px input for every row, train images: {meta['limit'] or 'all'}, "
