@@ -6,17 +6,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from common import RESULTS, ROOT
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
+def quick_variant_last(path: Path) -> tuple[bool, str]:
+    """The full data set's tables first, the quick `digits` variant after them."""
+    return ("digits" in path.name, path.name)
+
+
 def section() -> str:
     parts = ["## Results\n",
              "Measured on this project's CI-class machine by the scripts in `benchmarks/`; rerun them to refresh this "
              "section (`python benchmarks/render_readme.py` rewrites it from `benchmarks/results/`).\n"]
-    for f in sorted(RESULTS.glob("accuracy-*.json")):
+    for f in sorted(RESULTS.glob("accuracy-*.json"), key=quick_variant_last):
         acc = json.loads(f.read_text())
         meta = acc["meta"]
         tag = f.stem.split("-", 1)[1]
@@ -26,13 +32,12 @@ def section() -> str:
         parts.append(f"`{meta['command']}` — {meta['epochs']} epochs, batch {meta['batch_size']}, "
                      f"{meta.get('img_size')} px input for every row, train images: {meta['limit'] or 'all'}, "
                      f"seeds {meta['seeds']}; {meta['machine']}; {meta['date']}; {train_min:.0f} min of training "
-                     "in all. Train wall times were taken while other jobs shared the machine at times: compare "
-                     "them loosely.\n")
+                     "in all. The machine is shared: compare train wall times loosely.\n")
         parts.append((RESULTS / f"accuracy-{tag}.md").read_text())
         parts.append(deltas(json.loads(f.read_text())))
         if (RESULTS / f"accuracy-{tag}.png").exists():
             parts.append(f"![accuracy {tag}](benchmarks/results/accuracy-{tag}.png)\n")
-    for f in sorted(RESULTS.glob("latency-*.json")):
+    for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
         meta = json.loads(f.read_text())["meta"]
         tag = f.stem.split("-", 1)[1]
         parts.append(f"### Latency per runtime and distance to the limit: models trained on {meta['data']}\n")
@@ -58,27 +63,36 @@ REFERENCES = {  # group -> the row every other row of the group is compared with
 }
 
 
+def sampling_error(acc: dict) -> tuple[float, float] | None:
+    """(mean top-1, its binomial standard error in points) on this table's test set, or None if unknown."""
+    n_test = acc["meta"].get("test_images")
+    if not n_test:
+        return None
+    p = sum(r["top1_mean"] for r in acc["rows"]) / len(acc["rows"])
+    return p, 100 * (p * (1 - p) / n_test) ** 0.5
+
+
 def deltas(acc: dict) -> str:
-    """What the table says, computed: each row against its reference, with the noise floor of the test set."""
+    """What the table says, computed: each row against its reference, judged against the test set's noise floor."""
     rows = {r["label"]: r for r in acc["rows"]}
-    lines = ["Differences in top-1 points against the reference row of each comparison (computed from the table):\n"]
+    noise = sampling_error(acc)
+    lines = ["Differences in top-1 points against the reference row of each comparison (computed from the table; "
+             "a verdict needs at least 2 standard errors):\n"]
     for r in acc["rows"]:
         ref = rows.get(REFERENCES.get(r["group"], ""))
         if ref is None or ref is r:
             continue
         d = 100 * (r["top1_mean"] - ref["top1_mean"])
-        lines.append(f"- {r['label']} vs {ref['label']}: {d:+.2f} points")
-    n_test = acc["meta"].get("test_images")
-    if n_test:
-        p = sum(r["top1_mean"] for r in acc["rows"]) / len(acc["rows"])
-        stderr = 100 * (p * (1 - p) / n_test) ** 0.5
-        seeds = len(acc["meta"]["seeds"])
+        verdict = "" if noise is None else (" — tie" if abs(d) < 2 * noise[1] else " — better" if d > 0 else " — worse")
+        lines.append(f"- {r['label']} vs {ref['label']}: {d:+.2f} points{verdict}")
+    if noise:
+        p, stderr = noise
+        n_test, seeds = acc["meta"]["test_images"], len(acc["meta"]["seeds"])
         lines.append(f"\nOne test image is {100 / n_test:.2f} points here ({n_test} test images); the sampling error "
                      f"of a top-1 near {100 * p:.0f}% on them is ±{stderr:.2f} points (1 s.e.), and with {seeds} "
                      f"seed{'s' if seeds > 1 else ''} the run-to-run spread of training is "
                      + ("only partly averaged out" if seeds > 1 else "not measured")
-                     + f": differences under about "
-                     f"{2 * stderr:.1f} points (2 s.e.) are not evidence either way.\n")
+                     + f": differences under about {2 * stderr:.1f} points (2 s.e.) are not evidence either way.\n")
     return "\n".join(lines) + "\n"
 
 
