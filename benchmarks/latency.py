@@ -87,8 +87,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200, help="timed runs per artifact x threads")
     ap.add_argument("--full", action="store_true", help="also the MAE / super-class rows (same graphs)")
     ap.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "bench-accuracy")
+    ap.add_argument("--render-only", action="store_true", help="rewrite the .md and .png from the .json; no runs")
     a = ap.parse_args()
     tag = a.data.split(":")[0]
+    if a.render_only:
+        render(tag)
+        return
     runs = a.runs_dir / tag
     work = ROOT / "runs" / "bench-latency" / tag
     logs = work / "logs"
@@ -112,9 +116,17 @@ def main() -> None:
             "command": f"python benchmarks/latency.py --data {a.data} --runs {a.runs}" + (" --full" if a.full else "")}
     write_json(RESULTS / f"latency-{tag}.json", {"meta": meta, "results": results, "export_failures": failures,
                                                  "flops": flops})
-    write_tables(results, failures, flops, max(peak["peak_gflops"], peak["gemm_measured_again_gflops"]),
+    render(tag)
+
+
+def render(tag: str) -> None:
+    """Markdown tables and plot from the JSON result (also `--render-only`)."""
+    result = json.loads((RESULTS / f"latency-{tag}.json").read_text())
+    meta = result["meta"]
+    write_tables(result["results"], result["export_failures"], result["flops"],
+                 max(meta["peak"]["peak_gflops"], meta["peak"]["gemm_measured_again_gflops"]),
                  RESULTS / f"latency-{tag}.md")
-    plot(results, RESULTS / f"latency-{tag}.png", f"{a.data}: latency vs accuracy (batch 1, 1 thread)")
+    plot(result["results"], RESULTS / f"latency-{tag}.png", f"{meta['data']}: latency vs accuracy (batch 1, 1 thread)")
 
 
 def _ok(results: list[dict]) -> list[dict]:
@@ -146,6 +158,7 @@ def write_tables(results: list[dict], failures: list[dict], flops: dict, peak: f
               if p not in FORMATS[t].precisions]
     if absent:
         text += f"\nNot offered, so not benched: {'; '.join(absent)} (`edgevit export --list`).\n"
+    failures = [f for f in failures if f["precision"] in FORMATS[f["target"]].precisions]  # older runs listed these
     if failures:
         text += "\nExports that failed:\n\n" + md_table(
             ["model", "target", "precision", "routing", "error"],
@@ -174,17 +187,27 @@ def write_tables(results: list[dict], failures: list[dict], flops: dict, peak: f
 
 
 def plot(results: list[dict], path: Path, title: str) -> None:
-    fig, ax = new_axes(figsize=(9, 6))
+    """Latency vs accuracy: one colour per model, one marker per runtime, filled fp32 / hollow fp16 / small int8."""
+    fig, ax = new_axes(figsize=(10, 6))
     markers = {"onnx": "o", "tflite": "s", "executorch": "^", "torch": "x", "coreml": "D"}
-    for r in _ok(results):
-        if r["runtime"]["threads"] != 1 or r.get("accuracy") is None:
-            continue
-        ax.scatter(r["latency_ms"]["p50"], 100 * r["accuracy"], marker=markers.get(r["runtime"]["name"], "."))
-        ax.annotate(f"{r['label'].split(',')[0]} {r['runtime']['name']} {r['precision']}",
-                    (r["latency_ms"]["p50"], 100 * r["accuracy"]), fontsize=6, xytext=(3, 2),
-                    textcoords="offset points")
+    rows = [r for r in _ok(results) if r["runtime"]["threads"] == 1 and r.get("accuracy") is not None]
+    labels = sorted({r["label"] for r in rows})
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    for r in rows:
+        marker, colour = markers.get(r["runtime"]["name"], "."), colours[r["label"]]
+        hollow = r["precision"] == "fp16" and marker != "x"
+        style = {"color": colour} if marker == "x" else {"facecolors": "none" if hollow else colour, "edgecolors": colour}
+        ax.scatter(r["latency_ms"]["p50"], 100 * r["accuracy"], marker=marker, s=18 if r["precision"] == "int8" else 40,
+                   **style)
+    for label in labels:
+        ax.scatter([], [], color=colours[label], marker="o", label=label)
+    for name, marker in markers.items():
+        if any(r["runtime"]["name"] == name for r in rows):
+            ax.scatter([], [], color="black", marker=marker, label=f"runtime: {name}")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_xscale("log")
-    finish_plot(fig, ax, path, title, "p50 latency, ms (batch 1, 1 thread, log)")
+    finish_plot(fig, ax, path, title + "\nfilled fp32, hollow fp16, small int8",
+                "p50 latency, ms (batch 1, 1 thread, log)")
 
 
 if __name__ == "__main__":
