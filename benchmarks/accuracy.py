@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def main() -> None:
     test_images = None
     t_start = time.time()
     for group, label, model, extra in ROWS:
-        if a.only and not any(s in label for s in a.only):
+        if a.only and not selected(label, a.only):
             continue
         accs, walls, pre_walls = [], [], []
         for seed in a.seeds:
@@ -135,13 +136,25 @@ def main() -> None:
                          "seeds": a.seeds})
         print(f"  {label}: top-1 {100 * m:.2f} ± {100 * sd:.2f}%", flush=True)
 
+    command = "python benchmarks/accuracy.py " + " ".join(
+        f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ' '.join(map(shlex.quote, map(str, v)))}"
+        for k, v in vars(a).items()
+        if k in ("data", "epochs", "limit", "seeds", "batch_size", "img_size", "only") and v is not None)
     meta = {"data": a.data, "epochs": a.epochs, "limit": a.limit, "batch_size": a.batch_size, "seeds": a.seeds,
             "img_size": a.img_size, "test_images": test_images,
             "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "total_wall_s": round(time.time() - t_start),
-            "command": "python benchmarks/accuracy.py " + " ".join(
-                f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ' '.join(map(str, v))}"
-                for k, v in vars(a).items() if k in ("data", "epochs", "limit", "seeds", "batch_size", "img_size") and v is not None)}
-    write_json(RESULTS / f"accuracy-{tag}.json", {"meta": meta, "rows": rows_out})
+            "command": command}
+    path = RESULTS / f"accuracy-{tag}.json"
+    if a.only and path.exists():  # more seeds for some rows: merge into the full table, keep its recipe
+        old = json.loads(path.read_text())
+        if any(old["meta"][k] != meta[k] for k in ("epochs", "limit", "batch_size", "img_size")):
+            raise SystemExit(f"{path} was made with another recipe ({old['meta']['command']}): rerun without --only")
+        new = {r["label"]: r for r in rows_out}
+        known = {r["label"] for r in old["rows"]}
+        rows_out = [new.get(r["label"], r) for r in old["rows"]] + [r for r in rows_out if r["label"] not in known]
+        meta = {**old["meta"], "seeds": sorted({s for r in rows_out for s in r["seeds"]}),
+                "also": old["meta"].get("also", []) + [command]}
+    write_json(path, {"meta": meta, "rows": rows_out})
     print(write_outputs(tag))
 
 
@@ -155,6 +168,12 @@ def write_outputs(tag: str) -> str:
     (RESULTS / f"accuracy-{tag}.md").write_text(table)
     plot(rows_out, RESULTS / f"accuracy-{tag}.png", f"{meta['data']}: top-1 at equal budget ({meta['epochs']} epochs)")
     return table
+
+
+def selected(label: str, only: list[str]) -> bool:
+    """`--only` picks rows by exact label, or by substring for an item that is no row's exact label."""
+    labels = {row[1] for row in ROWS}
+    return any(item == label if item in labels else item in label for item in only)
 
 
 def format_wall(row: dict) -> str:

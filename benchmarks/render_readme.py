@@ -31,8 +31,10 @@ def section() -> str:
         parts.append(f"### Accuracy at equal budget: {meta['data']}\n")
         parts.append(f"`{meta['command']}` — {meta['epochs']} epochs, batch {meta['batch_size']}, "
                      f"{meta.get('img_size')} px input for every row, train images: {meta['limit'] or 'all'}, "
-                     f"seeds {meta['seeds']}; {meta['machine']}; {meta['date']}; {train_min:.0f} min of training "
+                     f"seeds {meta['seeds']} (per row: the top-1 column); {meta['machine']}; {meta['date']}; {train_min:.0f} min of training "
                      "in all. The machine is shared: compare train wall times loosely.\n")
+        for extra in meta.get("also", []):
+            parts.append(f"More seeds for some rows: `{extra}`.\n")
         parts.append((RESULTS / f"accuracy-{tag}.md").read_text())
         parts.append(deltas(json.loads(f.read_text())))
         if (RESULTS / f"accuracy-{tag}.png").exists():
@@ -87,12 +89,14 @@ def deltas(acc: dict) -> str:
         lines.append(f"- {r['label']} vs {ref['label']}: {d:+.2f} points{verdict}")
     if noise:
         p, stderr = noise
-        n_test, seeds = acc["meta"]["test_images"], len(acc["meta"]["seeds"])
+        n_test = acc["meta"]["test_images"]
+        per_row = sorted({len(r["top1"]) for r in acc["rows"]})
+        spread = ("not measured" if per_row == [1] else "measured only where a row has several seeds (its ± std)"
+                  if 1 in per_row else "only partly averaged out")
         lines.append(f"\nOne test image is {100 / n_test:.2f} points here ({n_test} test images); the sampling error "
-                     f"of a top-1 near {100 * p:.0f}% on them is ±{stderr:.2f} points (1 s.e.), and with {seeds} "
-                     f"seed{'s' if seeds > 1 else ''} the run-to-run spread of training is "
-                     + ("only partly averaged out" if seeds > 1 else "not measured")
-                     + f": differences under about {2 * stderr:.1f} points (2 s.e.) are not evidence either way.\n")
+                     f"of a top-1 near {100 * p:.0f}% on them is ±{stderr:.2f} points (1 s.e.), and the run-to-run "
+                     f"spread of training is {spread}: differences under about {2 * stderr:.1f} points (2 s.e.) are "
+                     "not evidence either way.\n")
     return "\n".join(lines) + "\n"
 
 
