@@ -26,6 +26,7 @@ from edgevit.export.formats import FORMATS
 
 CORE = ("mmoe_vit_xxs", "vit_mlit_xxs", "mobile_vmoe_t32", "vit_t32")  # full target x precision grid
 MOE = ("mmoe_vit_xxs", "mobile_vmoe_t32")
+GRID_TARGETS, GRID_PRECISIONS = ("onnx", "tflite", "executorch"), ("fp32", "fp16", "int8")
 EVAL_IMAGES = 500  # test images each artifact is scored on (accuracy.py scores the whole test split)
 
 
@@ -44,24 +45,22 @@ def checkpoints(runs: Path, full: bool) -> list[tuple[str, str, Path]]:
 
 def export_all(label: str, ckpt: Path, exp: Path, grid: bool, logs: Path) -> list[dict]:
     """Export every (target, precision) this model is benched at; failures are rows too."""
-    jobs = ([("onnx,tflite,executorch", p, "static") for p in ("fp32", "fp16", "int8")] if grid
+    jobs = ([(t, p, "static") for p in GRID_PRECISIONS for t in GRID_TARGETS] if grid
             else [("onnx", "fp32", "static")])  # variants of a core model: onnxruntime fp32 (and torch eager)
     if any(m in label for m in MOE):
         jobs.append(("onnx", "fp32", "dense"))
     failures = []
-    for targets, prec, routing in jobs:
-        for t in targets.split(","):
-            if prec not in FORMATS[t].precisions:
-                continue  # not offered by this target: stated once under the table, not a failure per model
-            dest = exp / f"{t}-{prec}" if routing == "static" else exp / f"{t}-{prec}-dense"
-            if (dest / "edgevit.json").exists():
-                continue
-            r = edgevit("export", "-c", str(ckpt), "-t", t, "-p", prec, "--routing", routing, "--out", str(exp),
-                        log=logs / f"export-{exp.parent.name}-{t}-{prec}-{routing}.log",
-                        check=False)
-            if r.returncode != 0:
-                failures.append({"model": label, "target": t, "precision": prec, "routing": routing,
-                                 "status": "export failed", "error": (r.stderr.strip().splitlines() or ["?"])[-1]})
+    for t, prec, routing in jobs:
+        if prec not in FORMATS[t].precisions:
+            continue  # not offered by this target: stated once under the table, not a failure per model
+        dest = exp / f"{t}-{prec}" if routing == "static" else exp / f"{t}-{prec}-dense"
+        if (dest / "edgevit.json").exists():
+            continue
+        r = edgevit("export", "-c", str(ckpt), "-t", t, "-p", prec, "--routing", routing, "--out", str(exp),
+                    log=logs / f"export-{exp.parent.name}-{t}-{prec}-{routing}.log", check=False)
+        if r.returncode != 0:
+            failures.append({"model": label, "target": t, "precision": prec, "routing": routing,
+                             "status": "export failed", "error": (r.stderr.strip().splitlines() or ["?"])[-1]})
     return failures
 
 
@@ -154,11 +153,9 @@ def write_tables(results: list[dict], failures: list[dict], flops: dict, peak: f
                      "-" if r.get("top1_agreement") is None else f"{100 * r['top1_agreement']:.1f}"])
     text = "### Latency per runtime (batch 1)\n\n" + md_table(
         ["model", "runtime", "precision", "routing", "threads", "p50 ms", "size MB", "top-1 %", "agree %"], rows)
-    absent = [f"{t} has no {p}" for t in ("onnx", "tflite", "executorch") for p in ("fp32", "fp16", "int8")
-              if p not in FORMATS[t].precisions]
+    absent = [f"{t} has no {p}" for t in GRID_TARGETS for p in GRID_PRECISIONS if p not in FORMATS[t].precisions]
     if absent:
         text += f"\nNot offered, so not benched: {'; '.join(absent)} (`edgevit export --list`).\n"
-    failures = [f for f in failures if f["precision"] in FORMATS[f["target"]].precisions]  # older runs listed these
     if failures:
         text += "\nExports that failed:\n\n" + md_table(
             ["model", "target", "precision", "routing", "error"],

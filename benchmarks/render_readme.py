@@ -36,7 +36,7 @@ def section() -> str:
         for extra in meta.get("also", []):
             parts.append(f"More seeds for some rows: `{extra}`.\n")
         parts.append((RESULTS / f"accuracy-{tag}.md").read_text())
-        parts.append(deltas(json.loads(f.read_text())))
+        parts.append(deltas(acc))
         if (RESULTS / f"accuracy-{tag}.png").exists():
             parts.append(f"![accuracy {tag}](benchmarks/results/accuracy-{tag}.png)\n")
     for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
