@@ -32,7 +32,15 @@ def config_class(cls: type[BaseConfig]) -> type[BaseConfig]:
 
 @dataclass
 class BaseConfig:
-    """Fields every family shares: the plain ViT skeleton and the Vision-Xformer options."""
+    """Fields every family shares: the plain ViT skeleton and the Vision-Xformer options.
+
+    Vision Xformers (PAPERS.md section 3) as the official code: Performer with int(d ln d) features, Linformer
+    projecting to 64 with keys and values sharing it, Nystromformer with 64 segment-mean landmarks, 6 pinv
+    iterations and a kernel-33 depth-wise residual on V, conv stem 3 -> 32 -> 64 -> dim without activations,
+    RoPE over the flattened token index (class token at 0). Ours: Performer's random features are drawn once
+    and frozen (no redraw: deterministic and exportable); for patch sizes > 1 the conv stem's last convolution
+    is patch-sized with stride = patch, so its token grid equals the linear stem's.
+    """
 
     family: ClassVar[str] = "base"
 

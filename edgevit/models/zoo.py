@@ -1,7 +1,8 @@
 """The registered models: one table-like page of configs. Every MoE model names its dense twin.
 
 - `mmoe_vit_*` / `mlit_*`: PAPERS.md section 1 table; twins `vit_mlit_*` have the same skeleton with dense SwiGLU
-  FFNs sized per block to the same total parameter count.
+  FFNs sized per block to the same total parameter count. Input 36 px with patch 3 (144 tokens) follows the
+  third-party implementation: the paper's own image and patch size are not confirmed.
 - `mobile_vmoe_*`: PAPERS.md section 2, full-width experts (the paper's form); twins are the plain ViT with the
   same trunk. `mobile_vmoe_tiny` is the paper's configuration (ViT-Tiny, E=10, L=2, k=2: 6.31M active of 11.05M
   at 1000 classes) and its twin `vit_tiny` the paper's baseline: one extra expert MLP per MoE block per image,

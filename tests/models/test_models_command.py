@@ -79,3 +79,15 @@ def test_rows_report_active_and_executed_flops() -> None:
     assert rows["mmoe_vit_test"]["mflops"] < rows["mmoe_vit_test"]["mflops_executed"]
     assert rows["mobile_vmoe_test"]["mflops"] == rows["mobile_vmoe_test"]["mflops_executed"]
     assert rows["vit_test"]["input_size"] == [3, *[create_config("vit_test").img_size] * 2]
+
+
+def test_checkpoint_description_reports_active_flops(tmp_path) -> None:
+    """`edgevit info CHECKPOINT`: a token-routed model's active FLOPs are below what its graph executes."""
+    from edgevit.checkpoint import save_checkpoint
+    from edgevit.inspect_checkpoint import describe_checkpoint
+    from edgevit.runtimes.contract import Preprocess
+
+    model = create_model("mmoe_vit_test")
+    save_checkpoint(tmp_path / "c", model, [str(i) for i in range(10)], Preprocess(size=(16, 16)))
+    m = describe_checkpoint(tmp_path / "c")["model"]
+    assert m["active_flops"] == active_flops(model) < m["flops"] == count_flops(model)
