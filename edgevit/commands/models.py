@@ -83,9 +83,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List registered models: parameters, active parameters and FLOPs per image, input size, dense twin.
 
-        Active parameters and MFLOPs count what one image needs: for per-image routing (mobile_vmoe) the k
-        chosen experts; for token routing (mmoe_vit) k experts per token. 'exec' is what the graph computes.
-        Numbers are for the registered config (10 classes).
+        Active parameters and MFLOPs: what one image needs with k experts per image (mobile_vmoe) or per token.
+
+        'exec': the MFLOPs the exported graph computes. Numbers are for the registered config (10 classes).
         """
         rows = model_rows(query)
         if not rows:
