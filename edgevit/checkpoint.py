@@ -82,8 +82,6 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     if not path.is_dir():
         raise CheckpointError(f"checkpoint directory not found: {path}")
     try:
-        import edgevit.models  # noqa: F401  (registers config classes)
-
         cfg = config_from_dict(_read_json(path / CONFIG_FILE))
     except ConfigError as e:
         raise CheckpointError(f"{path / CONFIG_FILE}: {e}") from None

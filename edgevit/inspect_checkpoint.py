@@ -56,7 +56,7 @@ def describe_checkpoint(path: str | Path, flops: bool = True) -> dict[str, Any]:
     """A checkpoint folder -> description (kind "checkpoint"): builds the model to count params and FLOPs."""
     require("torch", "train", "describing a checkpoint (counting its parameters)")
     from edgevit.checkpoint import WEIGHTS_FILE, load_checkpoint
-    from edgevit.models.stats import active_params, count_flops, count_params
+    from edgevit.models.stats import active_flops, active_params, count_flops, count_params
 
     path = Path(path)
     model, info = load_checkpoint(path)
@@ -78,7 +78,9 @@ def describe_checkpoint(path: str | Path, flops: bool = True) -> dict[str, Any]:
         "size_bytes": weights.stat().st_size if weights.exists() else None,
         "runtime": "torch",
         "model": {"name": info.model_name, "family": cfg.get("family"), "params": count_params(model),
-                  "active_params": active_params(model) if moe else None, "flops": n_flops, "config": cfg},
+                  "active_params": active_params(model) if moe else None, "flops": n_flops,
+                  "active_flops": active_flops(model, n_flops) if moe and n_flops is not None else None,
+                  "config": cfg},
         "labels": info.labels,
         "num_classes": len(info.labels),
         "input": {"name": "input", "shape": [1, pre.channels, *pre.size], "layout": "NCHW", "dtype": "float32"},

@@ -59,7 +59,9 @@ class TorchHarness(Harness):
         ckpt = _checkpoint_dir(artifact)
         require("torch", "train", "the torch reference harness")
         with contextlib.suppress(ImportError):  # the model code's first import stays out of the load time
-            import edgevit.models  # noqa: F401
+            from edgevit.models import load_families
+
+            load_families()
         try:
             from edgevit.checkpoint import load_checkpoint
         except ImportError as e:
