@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from edgevit.errors import CheckpointError, ConfigError
-from edgevit.runtimes.contract import Preprocess, atomic_write_bytes, atomic_write_text
+from edgevit.runtimes.contract import Preprocess
+from edgevit.runtimes.files import atomic_write_bytes, atomic_write_text
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from edgevit.errors import CheckpointError, require
-from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir, one_line
+from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir
 from edgevit.runtimes.contract import CONTRACT_FILENAME
+from edgevit.runtimes.files import one_line
 
 _DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
 

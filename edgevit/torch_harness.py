@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import CheckpointError, MissingDependencyError, RuntimeHarnessError, require
-from edgevit.runtimes.base import Harness, is_checkpoint_dir, one_line, path_size
+from edgevit.runtimes.base import Harness, is_checkpoint_dir, path_size
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, Preprocess, load_contract
+from edgevit.runtimes.files import one_line
 
 
 def _checkpoint_dir(artifact: Path) -> Path:

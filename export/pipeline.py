@@ -27,11 +27,12 @@ import numpy as np
 
 from edgevit.errors import ExportError, MissingDependencyError, ValidationError
 from edgevit.export.calibration import calibration_images, eval_images, random_inputs
-from edgevit.export.common import converter_error, one_line, publish, quiet
+from edgevit.export.common import converter_error, quiet
 from edgevit.export.formats import ROUTINGS, TargetPlan, check_request, parse_targets
 from edgevit.export.metadata import build_contract, contract_text
 from edgevit.export.validate import ValidationReport, check_numbers, check_static_form, check_structure
 from edgevit.runtimes.base import path_size
+from edgevit.runtimes.files import one_line, swap_dir
 
 Progress = Callable[[str, str], None]  # (target tag, message)
 
@@ -202,7 +203,7 @@ def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ctx: dict[
         res.size_bytes = path_size(path)
         final = out_root / tag
         if report.passed or req.keep_invalid:
-            publish(tmp, final)
+            swap_dir(tmp, final)
             res.folder, res.file, res.published = final, final / plan.fmt.file, True
         say(tag, "done" if report.passed else "validation failed")
     except Exception as e:

@@ -106,7 +106,7 @@ def _bench(args: argparse.Namespace, real_stdout: Any) -> int:
 
     from edgevit.runtimes.base import runtime_for_path
     from edgevit.runtimes.bench import BenchConfig, bench_artifact, new_result
-    from edgevit.runtimes.contract import atomic_write_text
+    from edgevit.runtimes.files import atomic_write_text
 
     if args.machine_name:
         os.environ["EDGEVIT_MACHINE"] = args.machine_name

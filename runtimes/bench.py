@@ -45,9 +45,9 @@ import numpy as np
 
 from edgevit import __version__
 from edgevit.errors import ContractError, EdgevitError
-from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness, one_line
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness
 from edgevit.runtimes.evalset import EvalSet, load_eval_set
+from edgevit.runtimes.files import atomic_write_text, one_line
 from edgevit.runtimes.machine import machine_facts, machine_name, peak_rss_mb, slug
 
 SCHEMA = "edgevit.bench/1"

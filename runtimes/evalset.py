@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import DataError, EdgevitError
-from edgevit.runtimes.contract import atomic_write_bytes
+from edgevit.runtimes.files import atomic_write_bytes
 
 SHIPPED = "digits"
 

@@ -27,7 +27,7 @@ def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, w
     import json
 
     from edgevit.runtimes.bench import write_result
-    from edgevit.runtimes.contract import atomic_write_text
+    from edgevit.runtimes.files import atomic_write_text
     from edgevit.runtimes.report import plot as make_plot
     from edgevit.runtimes.report import render_table, to_markdown
 
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         import json
 
         from edgevit.errors import EdgevitError
-        from edgevit.runtimes.contract import atomic_write_text
+        from edgevit.runtimes.files import atomic_write_text
         from edgevit.runtimes.report import load_results
 
         results = load_results(list(paths))

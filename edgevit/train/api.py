@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from edgevit.errors import CheckpointError, DataError
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.files import atomic_write_text
 from edgevit.train import ddp
 from edgevit.train.recipe import TrainArgs
 from edgevit.train.run import BEST, prepare
