@@ -97,9 +97,8 @@ def register(app: typer.Typer) -> None:
             return
         from rich.text import Text
 
-        from edgevit.runtimes.__main__ import parse_options
-        from edgevit.runtimes.bench import BenchConfig
         from edgevit.runtimes.compare import CompareOptions, plan_jobs, run_jobs
+        from edgevit.runtimes.job import BenchConfig, BenchJob, parse_options
 
         if not artifact and reference is None:
             typer.echo(ctx.get_help())
@@ -107,7 +106,8 @@ def register(app: typer.Typer) -> None:
         cfg = BenchConfig(warmup=warmup, runs=runs, time_budget_s=time_budget, batch=batch,
                           large_batch=large_batch, eval_limit=limit)
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
-        opts = CompareOptions(cfg=cfg, data=data, options=parse_options(option), device=device,
+        template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
+        opts = CompareOptions(job=template, device=device,
                               isolate=isolate, timeout=timeout, remote_python=remote_python,
                               ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
         err = _console(stderr=True)

@@ -14,7 +14,8 @@ from edgevit_bench_fixtures import child_env
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.adb import ADBDevice, parse_benchmark_model, parse_getprop
-from edgevit.runtimes.bench import SCHEMA, BenchConfig
+from edgevit.runtimes.bench import SCHEMA
+from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.remote import parse_device
 
 DATA = Path(__file__).parent / "data"
@@ -101,7 +102,7 @@ def test_adb_bench_exact_command_lines(fake_adb, artifacts: Path, monkeypatch: p
     monkeypatch.setenv("PATH", env["PATH"])
     monkeypatch.setenv("FAKE_ADB_SPEC", env["FAKE_ADB_SPEC"])
     dev = ADBDevice(parse_device("adb:emulator-5554"), benchmark_model=BM)
-    r = dev.bench(artifacts / "tflite", threads=4, cfg=BenchConfig(runs=50, warmup=5))
+    r = dev.bench(BenchJob(str(artifacts / "tflite"), threads=4, protocol=BenchConfig(runs=50, warmup=5)))
     assert calls() == [c["argv"] for c in spec]
     assert r["schema"] == SCHEMA and r["status"] == "ok" and r["source"] == "benchmark_model"
     assert r["device"] == "adb:emulator-5554" and r["model"] == "tinycnn" and r["precision"] == "fp32"
@@ -121,9 +122,9 @@ def test_adb_errors(fake_adb, artifacts: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PATH", env["PATH"])
     monkeypatch.setenv("FAKE_ADB_SPEC", env["FAKE_ADB_SPEC"])
     with pytest.raises(RuntimeHarnessError, match="cannot reach adb:gone"):
-        ADBDevice(parse_device("adb:gone"), benchmark_model=BM).bench(artifacts / "tflite")
+        ADBDevice(parse_device("adb:gone"), benchmark_model=BM).bench(BenchJob(str(artifacts / "tflite")))
     with pytest.raises(RuntimeHarnessError, match="runs .tflite files"):
-        ADBDevice(parse_device("adb"), benchmark_model=BM).bench(artifacts / "onnx")
+        ADBDevice(parse_device("adb"), benchmark_model=BM).bench(BenchJob(str(artifacts / "onnx")))
     with pytest.raises(RuntimeHarnessError, match="--benchmark-model"):
         ADBDevice(parse_device("adb"), benchmark_model="")
     model = artifacts / "tflite" / "model.tflite"
@@ -133,8 +134,8 @@ def test_adb_errors(fake_adb, artifacts: Path, monkeypatch: pytest.MonkeyPatch) 
     env = expect(spec)
     Path(env["FAKE_ADB_SPEC"] + ".n").unlink(missing_ok=True)
     with pytest.raises(RuntimeHarnessError, match="cannot run .*benchmark_model.*not found"):
-        ADBDevice(parse_device("adb:x"), benchmark_model=BM).bench(artifacts / "tflite", threads=4,
-                                                                   cfg=BenchConfig(runs=50, warmup=5))
+        ADBDevice(parse_device("adb:x"), benchmark_model=BM).bench(
+            BenchJob(str(artifacts / "tflite"), threads=4, protocol=BenchConfig(runs=50, warmup=5)))
 
 
 def test_cli_adb(fake_adb, artifacts: Path, tmp_path: Path) -> None:

@@ -183,10 +183,11 @@ def test_executorch_harness(pte_artifact: Path, artifacts: Path) -> None:
 @pytest.mark.slow
 def test_executorch_corrupt_file(pte_artifact: Path, tmp_path: Path) -> None:
     from edgevit.runtimes.isolate import bench_in_subprocess
+    from edgevit.runtimes.job import BenchJob
 
     d = _copy(pte_artifact, tmp_path / "pte")
     (d / "model.pte").write_bytes(b"\x00garbage" * 100)
-    r = bench_in_subprocess(d, "executorch")
+    r = bench_in_subprocess(BenchJob(str(d), "executorch"))
     assert r["status"] == "error" and "model.pte" in r["error"]
 
 
