@@ -117,7 +117,7 @@ def export_checkpoint(req: ExportRequest, progress: Progress | None = None) -> l
             return m(torch.from_numpy(a)).numpy()
 
     say("checkpoint", "loading eval images")
-    real = eval_images(info.meta, req.eval_images)
+    real = eval_images(info, req.eval_images)
     x_real = real.preprocess(info.preprocess, "NCHW")
     x_rand = random_inputs(x_real.shape, req.random_inputs)
     static = to_static(model, req.routing)
@@ -155,7 +155,7 @@ def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ctx: dict[
         sample = torch.from_numpy(x_real[:1].copy())
         calib = None
         if plan.needs_calibration:
-            cal = calibration_images(ctx["info"].meta, req.calib_images or 64)
+            cal = calibration_images(ctx["info"], req.calib_images or 64)
             calib = cal.preprocess(ctx["info"].preprocess, plan.layout)
         mod = importlib.import_module(plan.fmt.module)
         path = tmp / plan.fmt.file

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir, runtime_for_path
 from edgevit.runtimes.bench import run_job
 from edgevit.runtimes.contract import load_contract
-from edgevit.runtimes.evalset import SHIPPED, load_eval_set
+from edgevit.runtimes.evalset import SHIPPED, EvalSet, load_eval_set
 from edgevit.runtimes.isolate import bench_in_subprocess
 from edgevit.runtimes.job import BenchJob
 from edgevit.runtimes.remote import parse_device
@@ -99,6 +100,9 @@ class CompareOptions:
     ssh_options: list[str] = field(default_factory=list)
     benchmark_model: str | None = None
     adb: str = "adb"
+    # dataset spec -> EvalSet; the workstation passes edgevit.data.evalset.load_eval_set (a device reads only
+    # the shipped digits or an .npz, which is what this default does)
+    load_eval_set: Callable[[str, int | None], EvalSet] = load_eval_set
 
 
 def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> list[dict[str, Any]]:
@@ -126,7 +130,7 @@ def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> lis
                 progress(f"[{i + 1}/{len(jobs)}] {job.runtime} {job.artifact}{where}"
                          + (f" ({job.threads} threads)" if job.threads else ""))
             spec = _data_spec(job, opts.job.data)
-            data_npz = _data_npz(spec, opts.job.protocol.eval_limit, tmpdir, data_files) if spec != SHIPPED else None
+            data_npz = (_data_npz(spec, opts, tmpdir, data_files) if spec != SHIPPED else None)
             model = job.model
             ref = refs.get(model) if model in refs else (next(iter(refs.values())) if len(refs) == 1 else None)
             ref_name = "torch" if ref is not None else None
@@ -157,14 +161,15 @@ def _data_spec(job: Job, data: str | None) -> str:
         return SHIPPED
 
 
-def _data_npz(spec: str, limit: int | None, tmpdir: Path, cache: dict[str, Path]) -> Path:
+def _data_npz(spec: str, opts: CompareOptions, tmpdir: Path, cache: dict[str, Path]) -> Path:
     """A non-shipped eval set, loaded here once and written as .npz (what children and devices read)."""
     if spec not in cache:
         path = Path(spec[4:] if spec.startswith("npz:") else spec)
         if path.suffix == ".npz" and path.is_file():
             cache[spec] = path
         else:
-            cache[spec] = load_eval_set(spec, limit).save(tmpdir / f"eval-{len(cache)}.npz")
+            evalset = opts.load_eval_set(spec, opts.job.protocol.eval_limit)
+            cache[spec] = evalset.save(tmpdir / f"eval-{len(cache)}.npz")
     return cache[spec]
 
 

@@ -59,6 +59,13 @@ def _finish(results: list[dict]) -> None:
         raise RuntimeHarnessError(f"{len(failed)} of {len(results)} benches failed: {error_line(failed[0])}{more}")
 
 
+def _load_eval_set(spec: str, limit: int | None):
+    """Dataset specs are read here, on the workstation (edgevit.data), and travel to the bench as an .npz."""
+    from edgevit.data.evalset import load_eval_set
+
+    return load_eval_set(spec, limit)
+
+
 def register(app: typer.Typer) -> None:
     bench_app = typer.Typer(help="Benchmark exported artifacts (and merge results with `bench report`).",
                             invoke_without_command=True, no_args_is_help=False)
@@ -107,7 +114,7 @@ def register(app: typer.Typer) -> None:
                           large_batch=large_batch, eval_limit=limit)
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
         template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
-        opts = CompareOptions(job=template, device=device,
+        opts = CompareOptions(job=template, device=device, load_eval_set=_load_eval_set,
                               isolate=isolate, timeout=timeout, remote_python=remote_python,
                               ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
         err = _console(stderr=True)

@@ -87,7 +87,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_no_torch_imports_in_runtimes_source() -> None:
     banned = ("torch", "edgevit.models", "edgevit.train", "edgevit.export", "edgevit.checkpoint",
-              "edgevit.registry", "edgevit.torch_harness")
+              "edgevit.registry", "edgevit.torch_harness", "edgevit.data")
     for path in RUNTIMES_DIR.glob("*.py"):
         bad = {n for n in _imports(path) if any(n == b or n.startswith(b + ".") for b in banned)}
         assert not bad, f"{path.name} imports {bad}"
