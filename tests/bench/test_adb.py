@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from digits_checkpoint import MODEL
 from edgevit_bench_fixtures import child_env
 
 from edgevit.errors import RuntimeHarnessError
@@ -105,7 +106,7 @@ def test_adb_bench_exact_command_lines(fake_adb, artifacts: Path, monkeypatch: p
     r = dev.bench(BenchJob(str(artifacts / "tflite"), threads=4, protocol=BenchConfig(runs=50, warmup=5)))
     assert calls() == [c["argv"] for c in spec]
     assert r["schema"] == SCHEMA and r["status"] == "ok" and r["source"] == "benchmark_model"
-    assert r["device"] == "adb:emulator-5554" and r["model"] == "tinycnn" and r["precision"] == "fp32"
+    assert r["device"] == "adb:emulator-5554" and r["model"] == MODEL and r["precision"] == "fp32"
     assert r["latency_ms"]["mean"] == 1.2887 and r["latency_ms"]["min"] == 1.229 and r["latency_ms"]["runs"] == 50
     assert r["latency_ms"]["p50"] is None and r["accuracy"] is None  # benchmark_model gives neither
     assert r["load_time_ms"] == 9.713 and r["peak_rss_mb"] == 12.8242 and r["throughput_ips"] == {"1": 776.0}
@@ -150,4 +151,4 @@ def test_cli_adb(fake_adb, artifacts: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "✅" in p.stdout and "1.289*" in p.stdout and "* mean" in p.stdout and "Pixel-7-Pro" in p.stdout
     assert len(calls()) == 4
-    assert (tmp_path / "o" / "tinycnn-tflite-fp32-t4-Pixel-7-Pro.json").exists()
+    assert (tmp_path / "o" / f"{MODEL}-tflite-fp32-t4-Pixel-7-Pro.json").exists()
