@@ -2,8 +2,8 @@
 
 `train_state.pt` holds only tensors and plain containers (optimizer state, step, epoch, best metric, RNG states),
 so it loads with `torch.load(weights_only=True)`. A checkpoint directory is written beside its final place and
-swapped in with renames: a kill at any moment leaves either the old or the new directory, never a mix of
-epoch-N weights with an epoch-(N-1) train_state.
+swapped in with renames (`edgevit.runtimes.files.write_dir_atomically`): a kill at any moment leaves either the
+old or the new directory, never a mix of epoch-N weights with an epoch-(N-1) train_state.
 """
 
 from __future__ import annotations
