@@ -83,14 +83,15 @@ class BenchJob:
     @classmethod
     def from_argv(cls, argv: list[str]) -> BenchJob:
         """Parse `bench` flags (those `to_argv` writes, or `--job JSON`); bad flags exit 2 (argparse)."""
-        args = parser().parse_args(argv)
+        p = parser()
+        args = p.parse_args(argv)
         if args.job:
             try:
                 return cls.from_json(args.job)
             except (ValueError, TypeError) as e:
-                raise SystemExit(f"--job: {e}") from None
+                p.error(f"--job: {e}")
         if not args.artifact:
-            raise SystemExit("bench needs --artifact PATH (or --job JSON)")
+            p.error("bench needs --artifact PATH (or --job JSON)")
         values = vars(args)
         values["options"] = parse_options(values["options"])
         protocol = BenchConfig(**{f.name: values.pop(f.name) for f in _knobs(BenchConfig)})
