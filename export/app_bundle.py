@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from edgevit.errors import ExportError
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, load_contract
+from edgevit.runtimes.files import swap_dir
 
 if TYPE_CHECKING:
     from edgevit.runtimes.evalset import EvalSet
@@ -110,7 +110,9 @@ def write_app_bundle(
         if problems:
             raise ExportError(f"the {app} app bundle is not self-consistent: " + "; ".join(problems))
         _carry_other_files(dest, tmp)
-        _swap_in(tmp, dest)
+        if dest.is_symlink() or dest.is_file():
+            raise ExportError(f"{dest} exists and is not a folder")
+        swap_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -292,24 +294,6 @@ def _carry_other_files(dest: Path, tmp: Path) -> None:
             shutil.copytree(child, tmp / child.name, symlinks=True)
         else:
             shutil.copy2(child, tmp / child.name, follow_symlinks=False)
-
-
-def _swap_in(tmp: Path, dest: Path) -> None:
-    """Replace `dest` by `tmp` with renames (each atomic); restore the old folder if the second fails."""
-    if dest.is_symlink() or dest.is_file():
-        raise ExportError(f"{dest} exists and is not a folder")
-    if not dest.exists():
-        os.replace(tmp, dest)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-    old.rmdir()
-    os.replace(dest, old)
-    try:
-        os.replace(tmp, dest)
-    except BaseException:
-        os.replace(old, dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _contract_shape_problems(c: Contract) -> list[str]:

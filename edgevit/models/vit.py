@@ -37,8 +37,10 @@ class Block(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.attn = Attention(
-            cfg.dim, cfg.num_heads, cfg.kv_heads, cfg.attention, cfg.num_tokens, cfg.qkv_bias,
-            cfg.performer_features, cfg.linformer_k, cfg.nystrom_landmarks, cfg.nystrom_iters, cfg.nystrom_conv_kernel,
+            cfg.dim, cfg.num_heads, num_kv_heads=cfg.kv_heads, kind=cfg.attention, seq_len=cfg.num_tokens,
+            qkv_bias=cfg.qkv_bias, performer_features=cfg.performer_features, linformer_k=cfg.linformer_k,
+            nystrom_landmarks=cfg.nystrom_landmarks, nystrom_iters=cfg.nystrom_iters,
+            nystrom_conv_kernel=cfg.nystrom_conv_kernel,
         )
         self.norm2 = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.ffn = ffn

@@ -14,10 +14,11 @@ import torch
 
 from edgevit.checkpoint import load_checkpoint, read_checkpoint_info
 from edgevit.errors import ConfigError
+from edgevit.runtimes.files import recover_dir
 from edgevit.train import recipe
 from edgevit.train.ddp import Dist
 from edgevit.train.recipe import TrainArgs
-from edgevit.train.state import load_train_state, recover_dir
+from edgevit.train.state import load_train_state
 
 LAST, BEST = "last", "best"
 

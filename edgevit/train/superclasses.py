@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import ConfigError, DataError
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.files import atomic_write_text
 
 SUPERCLASSES_FILE = "superclasses.json"
 
