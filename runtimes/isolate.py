@@ -44,7 +44,7 @@ def parse_child_output(stdout: str, stderr: str, rc: int, artifact: str, runtime
             r = json.loads(text[text.index("{"):])
             if isinstance(r, dict) and "schema" in r:
                 return r
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     what = f"the {runtime or 'runtime'} bench{where} {describe_exit(rc)} on {artifact}"
     detail = tail_line(stderr)

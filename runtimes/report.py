@@ -6,12 +6,12 @@ matplotlib is optional (a Pi may not have it): `plot` returns None and says why 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from edgevit.errors import EdgevitError
 from edgevit.runtimes.bench import SCHEMA
+from edgevit.runtimes.files import read_json
 
 COLUMNS = ("Model", "Format", "Runtime", "Precision", "Threads", "Machine", "Status", "Size (MB)", "Accuracy",
            "Top-1 agree", "ms/img p50", "ms/img p90", "FPS")
@@ -219,7 +219,7 @@ def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for f in files:
         try:
-            results += _as_results(json.loads(f.read_text(encoding="utf-8")))
+            results += _as_results(read_json(f))
         except (OSError, ValueError):
             continue  # not a result file (or a half-written one): skip
     return merge(results)
