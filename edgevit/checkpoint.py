@@ -173,6 +173,11 @@ def load_checkpoint(path: str | Path, eval_mode: bool = True):
     info = read_checkpoint_info(path)
     model = build_model(info.config)
     state = load_state_dict(path)
+    wrong = [f"{k} {tuple(v.shape)} (model {tuple(own[k].shape)})" for own in [model.state_dict()]
+             for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:  # right keys, wrong shapes: torch would raise a multi-line RuntimeError
+        raise CheckpointError(f"{path}: weights do not fit {info.model_name}'s config.json: "
+                              f"{len(wrong)} tensors have other shapes, e.g. {', '.join(wrong[:2])}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(

@@ -13,6 +13,7 @@ import typer
 
 from edgevit import __version__
 from edgevit.errors import EdgevitError
+from edgevit.runtimes.files import one_line
 
 app = typer.Typer(
     name="edgevit",
@@ -70,6 +71,16 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
+    except OSError as e:  # disk full, --out naming a file, permissions: the atomic writes left nothing half-done
+        fail(os_error_line(e))
+
+
+def os_error_line(e: OSError) -> str:
+    """`No space left on device: runs/x/last` rather than a traceback (the path says where)."""
+    where = e.filename if e.filename is not None else ""
+    if e.filename2 is not None:
+        where = f"{where} -> {e.filename2}"
+    return f"{e.strerror or e}: {where}" if where else one_line(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,11 +11,13 @@ place and swapped in with two renames, the old copy kept as `.NAME.old` until th
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
 import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -34,7 +36,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` via a temp file in the same folder, fsync, and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -47,6 +50,47 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+STALE_TEMP_S = 24 * 3600  # a temp this old is dropped even if its pid was reused by a live process
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's live process (or nonsense): leave it
+    return True
+
+
+def clean_stale_temps(path: str | Path) -> list[Path]:
+    """Remove `.NAME.<pid>.*.tmp` files/folders beside `path` left by a process killed with -9.
+
+    A temp is stale when the process that made it (its pid is in the name) is gone, or when it is older than
+    a day; a live writer's temp is never touched. Returns what was removed.
+    """
+    path = Path(path)
+    removed: list[Path] = []
+    try:
+        siblings = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in siblings:
+        pid_text = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        try:
+            old = now - tmp.lstat().st_mtime > STALE_TEMP_S
+        except OSError:
+            continue
+        if old or (pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def _old(path: Path) -> Path:
@@ -90,7 +134,8 @@ def write_dir_atomically(path: str | Path, write: Callable[[Path], None]) -> Pat
     """Call `write(tmp_dir)` on a fresh temp folder beside `path`, then `swap_dir` it in as `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    clean_stale_temps(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         write(tmp)
         return swap_dir(tmp, path)

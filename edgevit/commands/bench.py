@@ -112,6 +112,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=2)
         cfg = BenchConfig(warmup=warmup, runs=runs, time_budget_s=time_budget, batch=batch,
                           large_batch=large_batch, eval_limit=limit)
+        from edgevit.runtimes.remote import parse_device
+
+        parse_device(device)  # a malformed --device fails before any artifact is read
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
         template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
         opts = CompareOptions(job=template, device=device, load_eval_set=_load_eval_set,

@@ -1,0 +1,8 @@
+"""Fixtures for the hostile-input tests (issue 12)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
