@@ -14,6 +14,7 @@ import typer
 from edgevit import __version__
 from edgevit.errors import EdgevitError
 from edgevit.runtimes.files import one_line
+from edgevit.runtimes.safe_text import terminal_safe
 
 app = typer.Typer(
     name="edgevit",
@@ -59,7 +60,8 @@ def fail(message: str, code: int = 1) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(terminal_safe(message))}", highlight=False,
+                               soft_wrap=True)
     raise SystemExit(code)
 
 

@@ -27,6 +27,7 @@ from edgevit.errors import ContractError, EdgevitError, RuntimeHarnessError
 from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, open_harness
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Preprocess, find_contract, softmax
 from edgevit.runtimes.files import one_line
+from edgevit.runtimes.safe_text import terminal_safe
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 PROB_KINDS = ("probabilities", "probs", "softmax")  # contract output kinds that are already probabilities
@@ -356,20 +357,22 @@ def render_report(report: dict[str, Any]) -> Any:
     rt, files = report["runtime"], report["files"]
     title = (f"{report['model']} · {rt['name']} {rt.get('version') or ''} · {report['precision']}"
              f"{' · ' + str(rt['threads']) + ' threads' if rt.get('threads') else ''}")
-    t = Table(title=title, title_justify="left")
+    t = Table(title=Text(terminal_safe(title)), title_justify="left")
     notes = any(f["notes"] or not f["ok"] for f in files)
     cols = [("file", "left"), ("prediction", "left"), ("prob", "right"), ("next", "left"), ("ms", "right")]
     for col, just in cols + ([("note", "left")] if notes else []):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for f in files:
         if not f["ok"]:
-            t.add_row(Text(f["path"], style="red"), Text("—", style="red"), "", "", "",
-                      Text(f"error: {f['error']}", style="red"))
+            t.add_row(Text(terminal_safe(f["path"]), style="red"), Text("—", style="red"), "", "", "",
+                      Text(f"error: {terminal_safe(f['error'])}", style="red"))
             continue
         best, rest = f["top"][0], f["top"][1:]
-        row = [Text(f["path"]), Text(best["label"], style="bold"), f"{best['prob']:.1%}",
-               Text(", ".join(f"{o['label']} {o['prob']:.1%}" for o in rest)), f"{f['latency_ms']:.2f}"]
-        t.add_row(*row, *([Text("; ".join(f["notes"]), style="dim")] if notes else []))
+        row = [Text(terminal_safe(f["path"])), Text(terminal_safe(best["label"]), style="bold"),
+               f"{best['prob']:.1%}",
+               Text(terminal_safe(", ".join(f"{o['label']} {o['prob']:.1%}" for o in rest))),
+               f"{f['latency_ms']:.2f}"]
+        t.add_row(*row, *([Text(terminal_safe("; ".join(f["notes"])), style="dim")] if notes else []))
     s, lat = report["summary"], report["summary"]["latency_ms"]
     line = f"{s['ok']} of {s['files']} files predicted"
     if lat:
@@ -439,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run_predict(args.images, path, runtime, args.topk, args.threads, args.strict_channels,
                              isolate=args.isolate, timeout=args.timeout)
     except EdgevitError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(terminal_safe(e))}", highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         err.print("[bold red]error:[/] interrupted", highlight=False)
@@ -447,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     show_report(report, args.as_json)
     line = failure_line(report)
     if line:
-        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(terminal_safe(line))}", highlight=False, soft_wrap=True)
         return 1
     return 0
 

@@ -106,6 +106,7 @@ def register(app: typer.Typer) -> None:
 
         from edgevit.runtimes.compare import CompareOptions, plan_jobs, run_jobs
         from edgevit.runtimes.job import BenchConfig, BenchJob, parse_options
+        from edgevit.runtimes.safe_text import terminal_safe
 
         if not artifact and reference is None:
             typer.echo(ctx.get_help())
@@ -121,7 +122,8 @@ def register(app: typer.Typer) -> None:
                               isolate=isolate, timeout=timeout, remote_python=remote_python,
                               ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
         err = _console(stderr=True)
-        results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(msg, style="dim"), highlight=False))
+        results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(terminal_safe(msg), style="dim"),
+                                                                  highlight=False))
         _outputs(results, out, as_json, plot, write_each=True)
         _finish(results)
 
