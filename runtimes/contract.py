@@ -276,18 +276,27 @@ def _resize_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray
 
 
 def resize_batch(images: np.ndarray, size: tuple[int, int], mode: str = "bilinear") -> np.ndarray:
-    """Resize float images (N, H, W, C) to `size`, matching torch.nn.functional.interpolate."""
+    """Resize images (N, H, W, C) to `size`, matching torch.nn.functional.interpolate; float32 out.
+
+    Gather first: only the rows and columns the interpolation reads (at most 2 per output pixel) are taken
+    from the input and converted to float, so a huge (or absurdly wide) image never becomes a huge float
+    intermediate; the arithmetic on the gathered pixels is the same, so results are bitwise unchanged.
+    """
     n, h, w, c = images.shape
     oh, ow = size
     if (h, w) == (oh, ow):
-        return images
+        return images.astype(np.float32, copy=False)
     if mode == "nearest":
         ys = np.minimum(np.floor(np.arange(oh) * (h / oh)).astype(np.int64), h - 1)
         xs = np.minimum(np.floor(np.arange(ow) * (w / ow)).astype(np.int64), w - 1)
-        return images[:, ys][:, :, xs]
+        return images[:, ys[:, None], xs[None, :]].astype(np.float32, copy=False)
     y0, y1, wy = _resize_weights(h, oh)
     x0, x1, wx = _resize_weights(w, ow)
-    top = images[:, y0] * (1 - wy)[None, :, None, None] + images[:, y1] * wy[None, :, None, None]
+    rows, cols = np.unique(np.concatenate([y0, y1])), np.unique(np.concatenate([x0, x1]))
+    sub = images[:, rows[:, None], cols[None, :]].astype(np.float32, copy=False)  # one gather, no full rows
+    y0, y1 = np.searchsorted(rows, y0), np.searchsorted(rows, y1)
+    x0, x1 = np.searchsorted(cols, x0), np.searchsorted(cols, x1)
+    top = sub[:, y0] * (1 - wy)[None, :, None, None] + sub[:, y1] * wy[None, :, None, None]
     return top[:, :, x0] * (1 - wx)[None, None, :, None] + top[:, :, x1] * wx[None, None, :, None]
 
 
@@ -309,8 +318,7 @@ def preprocess_images(images: np.ndarray | list[np.ndarray], pre: Preprocess, la
         x = x[..., :3]
     if x.shape[-1] not in (1, 3):
         raise ContractError(f"images must have 1 or 3 channels, got {x.shape[-1]}")
-    x = x.astype(np.float32)
-    x = resize_batch(x, pre.size, pre.resize)
+    x = resize_batch(x, pre.size, pre.resize)  # gathers before it converts to float (bounded memory)
     if pre.channels == 3 and x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     elif pre.channels == 1 and x.shape[-1] == 3:

@@ -29,6 +29,8 @@ from edgevit.runtimes.contract import CONTRACT_FILENAME, Preprocess, find_contra
 from edgevit.runtimes.files import one_line
 from edgevit.runtimes.safe_text import terminal_safe
 
+MAX_IMAGE_PIXELS = 50_000_000  # per image, checked from the header before decoding (an 8K photo is 33M)
+MAX_ASPECT = 50  # longest side / shortest side; past this an image is a memory trap, not a photo
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 PROB_KINDS = ("probabilities", "probs", "softmax")  # contract output kinds that are already probabilities
 
@@ -59,11 +61,12 @@ def list_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[FileResult]]
     errors: list[FileResult] = []
     for raw in inputs:
         p = Path(raw)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file()
+        if p.is_dir():  # in a folder only image files count (a README or labels.txt beside them is no error)
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             if not found:
-                errors.append(FileResult(str(p), error="folder holds no files"))
+                errors.append(FileResult(str(p), error="folder holds no image files ("
+                                         + ", ".join(sorted(IMAGE_SUFFIXES)) + ")"))
             files.extend(found)
         elif p.is_file():
             files.append(p)
@@ -89,11 +92,19 @@ def _to_array(im: Any) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode a whole image file with Pillow (truncation fails here, not later), EXIF rotation applied."""
+    """Decode a whole image file with Pillow (truncation fails here, not later), EXIF rotation applied.
+
+    The size is checked from the header first (Pillow's `open` is lazy): more than `MAX_IMAGE_PIXELS` pixels
+    or a side ratio past `MAX_ASPECT` is refused before any pixel is decoded, so a tiny file cannot claim
+    gigabytes. Only regular files are opened (a FIFO or a device would block or never end).
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if not Path(path).is_file():
+        raise ImageError("not a regular file")
     try:
         with Image.open(path) as im:
+            check_image_size(*im.size)
             im.load()
             return _to_array(ImageOps.exif_transpose(im))
     except UnidentifiedImageError:
@@ -103,8 +114,23 @@ def read_image(path: str | Path) -> np.ndarray:
         if suffix in IMAGE_SUFFIXES:
             raise ImageError(f"damaged image, or not really a {suffix} file (Pillow cannot identify it)") from None
         raise ImageError("not an image (Pillow cannot identify the file format)") from None
+    except ImageError:
+        raise
+    except MemoryError:
+        raise ImageError("not enough memory to decode this image") from None
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
         raise ImageError(f"unreadable image: {one_line(e, 200)}") from None
+
+
+def check_image_size(width: int, height: int) -> None:
+    """ImageError for an image too large (pixels) or too thin (aspect ratio) to be worth decoding."""
+    if width < 1 or height < 1:
+        raise ImageError(f"the image is {width}x{height} pixels")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{width}x{height} is {width * height:,} pixels, more than the "
+                         f"{MAX_IMAGE_PIXELS:,} predict reads per image (shrink it first)")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageError(f"{width}x{height} is more than {MAX_ASPECT} times longer than wide (crop it first)")
 
 
 def input_notes(img: np.ndarray, pre: Preprocess, strict_channels: bool = False) -> list[str]:

@@ -121,11 +121,12 @@ def test_top_k() -> None:
 
 def test_bad_files_do_not_stop_the_others(onnx_art: Path, tmp_path: Path) -> None:
     good = _good(tmp_path / "in")
-    (tmp_path / "in" / "readme.txt").write_text("hello")
+    (tmp_path / "in" / "skipped.txt").write_text("hello")  # in a folder, only image files count
+    (tmp_path / "readme.txt").write_text("hello")  # named directly: reported
     raw = good[0].read_bytes()
     (tmp_path / "in" / "zz_cut.png").write_bytes(raw[: len(raw) // 2])
     (tmp_path / "in" / ".DS_Store").write_bytes(b"\0\1")  # hidden: skipped
-    report = run_predict([tmp_path / "in", tmp_path / "missing.png"], onnx_art, topk=2)
+    report = run_predict([tmp_path / "in", tmp_path / "readme.txt", tmp_path / "missing.png"], onnx_art, topk=2)
     by_name = {Path(f["path"]).name: f for f in report["files"]}
     assert set(by_name) == {"digit0.png", "digit1.png", "digit2.png", "readme.txt", "zz_cut.png", "missing.png"}
     assert all(by_name[f"digit{i}.png"]["ok"] and len(by_name[f"digit{i}.png"]["top"]) == 2 for i in range(3))
@@ -198,13 +199,14 @@ def test_main_exit_codes(onnx_art: Path, models: Path, tmp_path: Path, capsys: p
 def test_cli_predict_errors_are_one_line(onnx_art: Path, tmp_path: Path) -> None:
     """`edgevit predict` as a user runs it: per-file failures -> exit 1 with one error line, no traceback."""
     _good(tmp_path / "in", 1)
-    (tmp_path / "in" / "notes.txt").write_text("x")
+    (tmp_path / "notes.txt").write_text("x")  # named directly (a non-image in a folder is skipped)
     bare = tmp_path / "bare"
     bare.mkdir()
     (bare / "model.onnx").write_bytes(b"x")
     for args, needle in ((["-a", str(onnx_art)], "1 of 2 files could not be predicted"),
                          (["-a", str(bare / "model.onnx")], "has no edgevit.json beside it")):
-        proc = subprocess.run([sys.executable, "-m", "edgevit", "predict", str(tmp_path / "in"), *args],
+        proc = subprocess.run([sys.executable, "-m", "edgevit", "predict", str(tmp_path / "in"),
+                               str(tmp_path / "notes.txt"), *args],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1 and needle in " ".join(proc.stderr.split()), proc.stderr
         assert "Traceback" not in proc.stderr

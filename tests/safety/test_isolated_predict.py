@@ -114,13 +114,20 @@ def test_ctrl_c_kills_the_child_and_exits_130(fake: Path, tmp_path: Path) -> Non
                 found.append(int(d.name))
         return found
 
-    deadline = time.time() + 60
-    while not children() and time.time() < deadline:
-        time.sleep(0.1)
-    assert children(), "the worker child never started"
-    time.sleep(1.0)  # the worker is now inside the hanging run
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "error: interrupted" in err and "Traceback" not in err
-    time.sleep(0.2)
-    assert not children()
+    try:
+        deadline = time.time() + 60
+        while not children() and time.time() < deadline:
+            time.sleep(0.1)
+        assert children(), "the worker child never started"
+        time.sleep(1.0)  # the worker is now inside the hanging run
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130 and "error: interrupted" in err and "Traceback" not in err
+        time.sleep(0.2)
+        assert not children()
+    finally:  # a failing assertion must not leave the hanging processes behind
+        for pid in children():
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
