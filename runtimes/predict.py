@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import ContractError, EdgevitError, RuntimeHarnessError
-from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, open_harness
+from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, open_harness, runtime_for_path
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Preprocess, find_contract, softmax
 from edgevit.runtimes.files import one_line
 from edgevit.runtimes.safe_text import terminal_safe
@@ -291,7 +291,10 @@ def predict_isolated(artifact: Path, runtime: str | None, files: list[Path], top
     """
     from edgevit.runtimes.isolate import ChildFailed, json_lines, streaming_child
 
-    name = runtime or "runtime"
+    try:
+        name = runtime or runtime_for_path(artifact)  # reads the contract only, for the error messages
+    except EdgevitError:
+        name = "runtime"
     head: dict[str, Any] | None = None
     results: list[FileResult] = []
     todo = list(files)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -154,12 +155,11 @@ class Trainer:
                     loss, _ = training_loss(self.net, logits, y, a.label_smoothing, self.superclass_of)
                     correct = float((logits.argmax(-1) == y).sum())
             except (RuntimeError, ValueError) as e:  # a router fed NaN fails (its noise sampler, multinomial, ...)
-                text = str(e).lower()                 # before the loss check below
-                if "nan" not in text and "inf" not in text and all(bool(torch.isfinite(p).all())
-                                                                    for p in self.trainable):
+                named = re.search(r"\b(nan|inf)\b", str(e).lower())  # before the loss check below
+                if not named and all(bool(torch.isfinite(p).all()) for p in self.trainable):
                     raise
-                raise TrainError(f"the model diverged (NaN or Inf inside the network) at epoch {epoch + 1} step {i + 1}: "
-                                 f"lower --lr ({one_line(str(e).splitlines()[0], 120)})") from None
+                raise TrainError(f"the model diverged (NaN or Inf inside the network) at epoch {epoch + 1} "
+                                 f"step {i + 1}: lower --lr ({one_line(str(e).splitlines()[0], 120)})") from None
             if d.enabled:
                 loss = ddp.touch_all(loss, self.trainable)
             if not torch.isfinite(loss):
