@@ -73,7 +73,10 @@ class BenchJob:
     @classmethod
     def from_json(cls, text: str) -> BenchJob:
         """Read a job back; unknown keys and wrong types are a ValueError (the text may come from anywhere)."""
-        d = json.loads(text)
+        try:
+            d = json.loads(text)
+        except RecursionError:
+            raise ValueError("the job JSON is nested too deeply") from None
         if not isinstance(d, dict):
             raise ValueError("a bench job is a JSON object")
         protocol = d.pop("protocol", {}) or {}

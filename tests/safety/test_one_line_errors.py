@@ -125,3 +125,22 @@ def test_kill_9_leftover_temps_are_cleaned_on_the_next_write(tmp_path: Path) -> 
     atomic_write_text(tmp_path / "r.json", "{}")
     write_dir_atomically(tmp_path / "last", lambda t: t.mkdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["last", "r.json", live.name])
+
+
+def test_bench_report_skips_hostile_result_files(tmp_path: Path, capsys) -> None:
+    from edgevit.runtimes.bench import new_result, write_result
+
+    good = new_result(model="m", artifact="a", status="ok", batch=1)
+    good["runtime"]["name"] = "onnx"
+    write_result(good, tmp_path)
+    (tmp_path / "nested.json").write_text("[" * 200000 + "]" * 200000)
+    (tmp_path / "latin1.json").write_bytes(b'{"schema": "edgevit.bench/1", "model": "\xff"}')
+    os.symlink("/dev/zero", tmp_path / "zero.json")
+    code, out, err = run_cli(["bench", "report", str(tmp_path), "--json"], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert [r["model"] for r in json.loads(out)] == ["m"]
+    from edgevit.runtimes.job import BenchJob
+
+    with pytest.raises(SystemExit) as e:
+        BenchJob.from_argv(["--job", "[" * 100000 + "]" * 100000])
+    assert e.value.code == 2
