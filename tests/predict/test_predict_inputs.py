@@ -4,6 +4,7 @@ and the device-side entry point running with torch unimportable."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -224,12 +225,21 @@ NO_TORCH = ("import sys\n"
             "sys.exit(rc)\n")
 
 
+def _no_torch_env(tmp: Path) -> dict[str, str]:
+    """The environment of a torch-free device for the children predict starts (the model runs in a child):
+    a sitecustomize.py that blocks the same imports as NO_TORCH."""
+    shim = tmp / "no-torch-shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(NO_TORCH.split("from edgevit")[0])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")])}
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_predict_runs_without_torch(models: Path, fmt: str, tmp_path: Path) -> None:
     imgs = _good(tmp_path / "in", 3)
     art = models / "digits" / "export" / f"{fmt}-fp32"
     proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(tmp_path / "in"), "--artifact", str(art), "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=_no_torch_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["runtime"]["name"] == fmt and report["summary"]["ok"] == 3 and f"RUNTIME {fmt}" in proc.stderr
@@ -241,7 +251,7 @@ def test_torch_runtime_without_torch_is_a_clear_error(models: Path, tmp_path: Pa
     _good(tmp_path / "in", 1)
     proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(tmp_path / "in"), "--artifact",
                            str(models / "digits" / "export" / "onnx-fp32"), "--runtime", "torch"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=_no_torch_env(tmp_path))
     assert proc.returncode == 1 and "edgevit[train]" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -256,7 +266,8 @@ def test_edgevit_cli_predict_and_info_without_torch(models: Path, tmp_path: Path
             "from edgevit.cli import main\n"
             "main(sys.argv[1:])\n")
     for args in (["predict", str(tmp_path / "in"), "-a", str(art), "--json"], ["info", str(art), "--json"]):
-        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                              env=_no_torch_env(tmp_path))
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)
         runtime = out["runtime"]["name"] if args[0] == "predict" else out["runtime"]
