@@ -22,7 +22,7 @@ from typing import Any
 
 from edgevit.errors import CheckpointError, ConfigError
 from edgevit.runtimes.contract import Preprocess
-from edgevit.runtimes.files import atomic_write_bytes, atomic_write_text
+from edgevit.runtimes.files import atomic_write_bytes, atomic_write_text, read_json
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -99,12 +99,13 @@ def _facts(meta: Any) -> dict[str, Any]:
 
 
 def _read_json(path: Path) -> Any:
+    """A checkpoint's JSON file, read as untrusted (regular file, size cap, UTF-8, bounded nesting)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
     except FileNotFoundError:
         raise CheckpointError(f"{path.parent} is not a checkpoint: {path.name} is missing") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"cannot read {path}: {e}") from None
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def save_checkpoint(path: str | Path, model, labels: list[str], preprocess: Preprocess,
@@ -172,6 +173,11 @@ def load_checkpoint(path: str | Path, eval_mode: bool = True):
     info = read_checkpoint_info(path)
     model = build_model(info.config)
     state = load_state_dict(path)
+    wrong = [f"{k} {tuple(v.shape)} (model {tuple(own[k].shape)})" for own in [model.state_dict()]
+             for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:  # right keys, wrong shapes: torch would raise a multi-line RuntimeError
+        raise CheckpointError(f"{path}: weights do not fit {info.model_name}'s config.json: "
+                              f"{len(wrong)} tensors have other shapes, e.g. {', '.join(wrong[:2])}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(

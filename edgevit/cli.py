@@ -13,6 +13,8 @@ import typer
 
 from edgevit import __version__
 from edgevit.errors import EdgevitError
+from edgevit.runtimes.files import one_line
+from edgevit.runtimes.safe_text import terminal_safe
 
 app = typer.Typer(
     name="edgevit",
@@ -58,7 +60,8 @@ def fail(message: str, code: int = 1) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(terminal_safe(message))}", highlight=False,
+                               soft_wrap=True)
     raise SystemExit(code)
 
 
@@ -70,6 +73,16 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
+    except OSError as e:  # disk full, --out naming a file, permissions: the atomic writes left nothing half-done
+        fail(os_error_line(e))
+
+
+def os_error_line(e: OSError) -> str:
+    """`No space left on device: runs/x/last` rather than a traceback (the path says where)."""
+    where = e.filename if e.filename is not None else ""
+    if e.filename2 is not None:
+        where = f"{where} -> {e.filename2}"
+    return f"{e.strerror or e}: {where}" if where else one_line(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,14 +8,13 @@ instead of a validation report a checkpoint carries its training metrics and any
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgevit.errors import CheckpointError, require
 from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir
 from edgevit.runtimes.contract import CONTRACT_FILENAME
-from edgevit.runtimes.files import one_line
+from edgevit.runtimes.files import one_line, read_json
 
 if TYPE_CHECKING:
     from edgevit.checkpoint import CheckpointInfo
@@ -46,7 +45,7 @@ def _evals(path: Path) -> list[str]:
     lines = []
     for f in sorted(path.glob("eval/*/eval.json")):
         try:
-            r = json.loads(f.read_text(encoding="utf-8"))
+            r = read_json(f)
             what = f"{r.get('data', f.parent.name)} {r.get('split', '')}"
             lines.append(f"{what}: accuracy {float(r['accuracy']):.1%} on {r.get('count', '?')} images ({f})")
         except (OSError, ValueError, KeyError, TypeError):

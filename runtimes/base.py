@@ -151,6 +151,8 @@ class Harness:
             raise ContractError(
                 f"{self.model_path.name}: output shape {tuple(y.shape)} does not match the contract "
                 f"({n}, {self.contract.num_classes} classes)")
+        if not np.isfinite(y).all():  # never report a NaN% prediction or an "ok" bench of a broken model
+            raise RuntimeHarnessError(f"{self.model_path.name}: the model produced non-finite outputs (NaN or Inf)")
         return y
 
     def check_input_shape(self, model_shape: tuple[Any, ...]) -> None:
@@ -199,10 +201,10 @@ def resolve_artifact(artifact: str | Path) -> tuple[Contract, Path]:
         contract, model = load_contract(p.parent), p  # the file given wins over the contract's `file`
     elif p.is_file():  # the edgevit.json itself
         contract = load_contract(p)
-        model = p.parent / contract.file
+        model = contract.model_file(p.parent)
     else:
         contract = load_contract(p)
-        model = p / contract.file
+        model = contract.model_file(p)
     return contract, model
 
 

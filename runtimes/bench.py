@@ -74,6 +74,8 @@ def accuracy_metrics(logits: np.ndarray, labels: np.ndarray | None, reference: n
         out["accuracy"] = round(float((pred == labels).mean()), 6)
     if reference is not None:
         reference = np.asarray(reference, dtype=np.float32)
+        if not np.isfinite(reference).all():
+            raise ContractError("the reference logits hold NaN or Inf")
         if reference.shape != logits.shape:
             raise ContractError(f"reference logits {reference.shape} do not match this model's {logits.shape}")
         out["top1_agreement"] = round(float((reference.argmax(axis=1) == pred).mean()), 6)
@@ -171,7 +173,7 @@ def bench_artifact(artifact: str | Path, runtime: str, *, threads: int | None = 
         r.update(model=c.model.get("name"), format=c.target, precision=c.precision, routing=c.routing,
                  size_bytes=h.size_bytes(), validation=c.validation)
         r["runtime"] = h.info().to_dict()
-        evalset = load_eval_set(data or c.eval_set, cfg.eval_limit)
+        evalset = load_eval_set(data or c.eval_set, cfg.eval_limit, from_contract=not data)
         try:
             r, logits = bench_harness(h, evalset, cfg, reference, r)
         finally:

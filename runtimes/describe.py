@@ -22,6 +22,7 @@ from edgevit.runtimes.base import (
     runtime_for_path,
 )
 from edgevit.runtimes.contract import find_contract
+from edgevit.runtimes.safe_text import terminal_safe
 
 
 def describe_artifact(path: str | Path) -> dict[str, Any]:
@@ -152,9 +153,9 @@ def render_description(d: dict[str, Any]) -> Any:
 
     m = d["model"]
     what = d.get("target") if d["kind"] == "artifact" else "checkpoint"
-    head = Text(f"{m.get('name') or '?'}", style="bold")
+    head = Text(terminal_safe(m.get("name") or "?"), style="bold")
     size = human_size(d.get("size_bytes"))
-    head.append(f" ({m.get('family') or '?'}) · {what} · {d.get('precision')} · {size}")
+    head.append(terminal_safe(f" ({m.get('family') or '?'}) · {what} · {d.get('precision')} · {size}"))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="cyan", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -180,16 +181,16 @@ def render_description(d: dict[str, Any]) -> Any:
         rows.append((key, value if isinstance(value, str) else json.dumps(value)))
     for key, value in rows:
         if value not in (None, ""):
-            grid.add_row(key, Text(str(value)))
+            grid.add_row(key, Text(terminal_safe(value)))
     parts: list[Any] = [head, grid]
     if d.get("validation"):
-        parts += [Text(t, style=s) for t, s in _validation_lines(d["validation"])]
+        parts += [Text(terminal_safe(t), style=s) for t, s in _validation_lines(d["validation"])]
     elif d["kind"] == "artifact":
         parts.append(Text("validation: none recorded", style="yellow"))
     for ev in d.get("evals") or []:
-        parts.append(Text(f"eval: {ev}"))
+        parts.append(Text(terminal_safe(f"eval: {ev}")))
     for w in d.get("warnings") or []:
-        parts.append(Text(f"warning: {w}", style="yellow"))
+        parts.append(Text(terminal_safe(f"warning: {w}"), style="yellow"))
     return Group(*parts)
 
 
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         show_descriptions(describe_artifacts(args.path), args.as_json)
     except EdgevitError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal_safe(e)}", file=sys.stderr)
         return 1
     return 0
 

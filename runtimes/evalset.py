@@ -83,11 +83,18 @@ def shipped_digits() -> EvalSet:
         return load_npz(p, name=SHIPPED)
 
 
-def load_eval_set(spec: str | None, limit: int | None = None) -> EvalSet:
-    """`digits` (default, shipped) | `npz:FILE` | `FILE.npz`. A dataset spec is the workstation's job."""
+def load_eval_set(spec: str | None, limit: int | None = None, *, from_contract: bool = False) -> EvalSet:
+    """`digits` (default, shipped) | `npz:FILE` | `FILE.npz`. A dataset spec is the workstation's job.
+
+    `from_contract`: the spec was read from an (untrusted) artifact contract, so it may name only the shipped
+    set, never a file (a contract must not make the bench read files outside its artifact).
+    """
     spec = spec or SHIPPED
     if spec == SHIPPED:
         return shipped_digits().limit(limit)
+    if from_contract:
+        raise DataError(f"the artifact's eval set {spec!r} is not shipped with edgevit; pass an .npz eval set "
+                        "(--data FILE.npz) or use the shipped 'digits'")
     if spec.startswith("npz:"):
         return load_npz(spec[4:]).limit(limit)
     if spec.endswith(".npz") and Path(spec).is_file():

@@ -11,12 +11,20 @@ place and swapped in with two renames, the old copy kept as `.NAME.old` until th
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import shutil
+import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+#: the largest JSON file (contract, labels, config, bench result) read from an untrusted place
+MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -28,7 +36,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` via a temp file in the same folder, fsync, and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -41,6 +50,47 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+STALE_TEMP_S = 24 * 3600  # a temp this old is dropped even if its pid was reused by a live process
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's live process (or nonsense): leave it
+    return True
+
+
+def clean_stale_temps(path: str | Path) -> list[Path]:
+    """Remove `.NAME.<pid>.*.tmp` files/folders beside `path` left by a process killed with -9.
+
+    A temp is stale when the process that made it (its pid is in the name) is gone, or when it is older than
+    a day; a live writer's temp is never touched. Returns what was removed.
+    """
+    path = Path(path)
+    removed: list[Path] = []
+    try:
+        siblings = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in siblings:
+        pid_text = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        try:
+            old = now - tmp.lstat().st_mtime > STALE_TEMP_S
+        except OSError:
+            continue
+        if old or (pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def _old(path: Path) -> Path:
@@ -84,13 +134,74 @@ def write_dir_atomically(path: str | Path, write: Callable[[Path], None]) -> Pat
     """Call `write(tmp_dir)` on a fresh temp folder beside `path`, then `swap_dir` it in as `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    clean_stale_temps(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         write(tmp)
         return swap_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def read_regular_file(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of a *regular* file of at most `max_bytes` (OSError otherwise).
+
+    Untrusted folders may hold a symlink to `/dev/zero`, a FIFO or a multi-GB file where a small JSON is
+    expected: the file is opened without blocking, checked with fstat (no race with a swap), and read with
+    a cap, so none of them can hang or exhaust memory.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if st.st_size > max_bytes:
+            raise OSError(f"{path} is {st.st_size} bytes, more than the {max_bytes} allowed")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(f"{path} grew past the {max_bytes} bytes allowed while being read")
+    return data
+
+
+def read_json(path: str | Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Parse an untrusted JSON file: a regular file, capped in size, strict UTF-8, bounded nesting.
+
+    Every failure (unreadable, not UTF-8, not JSON, nested too deep for the parser) is a ValueError
+    whose text names the file, so callers turn it into their stage's error with one `except`.
+    """
+    try:
+        text = read_regular_file(path, max_bytes).decode("utf-8")
+        return json.loads(text)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a JSON file edgevit wrote") from None
+
+
+def confined_path(root: str | Path, name: str) -> Path:
+    """`root/name` for a file name read from an untrusted file, guaranteed to stay inside `root`.
+
+    Refused: absolute names, drive letters, backslashes, `..` parts, NUL, and names whose resolved path
+    (symlinks followed) leaves `root`. ValueError says why.
+    """
+    if not isinstance(name, str) or not name or "\x00" in name or "\\" in name:
+        raise ValueError(f"file name {name!r} is not a plain relative path")
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or ".." in pure.parts or (len(name) > 1 and name[1] == ":"):
+        raise ValueError(f"file name {name!r} points outside its folder (absolute, or with '..')")
+    root = Path(root)
+    path = root / pure
+    base = root.resolve()
+    if not path.resolve().is_relative_to(base):
+        raise ValueError(f"file name {name!r} leads outside {root} through a symlink")
+    return path
 
 
 def one_line(e: BaseException | str, limit: int = 400) -> str:

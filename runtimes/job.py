@@ -15,6 +15,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgevit.errors import ConfigError
+
+
+class BenchJobError(ConfigError, ValueError):
+    """A bench knob out of range: one `error:` line in the CLI, an argparse usage error on the device side."""
+
 
 def _knob(default: Any, help: str, flag: str | None = None) -> Any:  # noqa: A002 - argparse's word
     return field(default=default, metadata={"help": help, "flag": flag})
@@ -31,6 +37,17 @@ class BenchConfig:
     large_batch: int = _knob(32, "batch size of the throughput run (0 or <= batch: skip)")
     large_runs: int = _knob(5, "calls at the large batch")
     eval_limit: int | None = _knob(None, "use the first N eval images", "--limit")
+
+    def __post_init__(self) -> None:
+        """Refuse counts that make no sense (a negative batch, zero runs) before anything runs."""
+        least = {"warmup": 0, "runs": 1, "batch": 1, "large_batch": 0, "large_runs": 1, "eval_limit": 1}
+        for name, low in least.items():
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
+                raise BenchJobError(f"--{name.replace('_', '-')} must be a whole number >= {low}, got {v!r}")
+        t = self.time_budget_s
+        if t is not None and not (isinstance(t, (int, float)) and 0 < t < float("inf")):
+            raise BenchJobError(f"--time must be a number of seconds > 0, got {t!r}")
 
 
 @dataclass
@@ -56,7 +73,10 @@ class BenchJob:
     @classmethod
     def from_json(cls, text: str) -> BenchJob:
         """Read a job back; unknown keys and wrong types are a ValueError (the text may come from anywhere)."""
-        d = json.loads(text)
+        try:
+            d = json.loads(text)
+        except RecursionError:
+            raise ValueError("the job JSON is nested too deeply") from None
         if not isinstance(d, dict):
             raise ValueError("a bench job is a JSON object")
         protocol = d.pop("protocol", {}) or {}
@@ -94,7 +114,10 @@ class BenchJob:
             p.error("bench needs --artifact PATH (or --job JSON)")
         values = vars(args)
         values["options"] = parse_options(values["options"])
-        protocol = BenchConfig(**{f.name: values.pop(f.name) for f in _knobs(BenchConfig)})
+        try:
+            protocol = BenchConfig(**{f.name: values.pop(f.name) for f in _knobs(BenchConfig)})
+        except BenchJobError as e:
+            p.error(str(e))
         return cls(**{f.name: values[f.name] for f in _knobs(cls)}, protocol=protocol)
 
 

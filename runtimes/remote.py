@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import shlex
 import subprocess
 import tarfile
@@ -43,6 +44,10 @@ class DeviceSpec:
         return "local"
 
 
+_HOST = re.compile(r"[A-Za-z0-9_.:%][A-Za-z0-9_.:%-]*")  # names, IPv4, IPv6 (+ zone); never a leading '-'
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
+
+
 def parse_device(spec: str | None) -> DeviceSpec:
     """'local' | 'ssh://[user@]host[:port]' | 'adb' | 'adb:SERIAL'."""
     if not spec or spec == "local":
@@ -51,11 +56,17 @@ def parse_device(spec: str | None) -> DeviceSpec:
         serial = spec[4:] or None
         return DeviceSpec("adb", serial=serial)
     if spec.startswith("ssh://"):
-        u = urlsplit(spec)
+        try:
+            u = urlsplit(spec)
+            host = u.hostname
+        except ValueError as e:  # e.g. ssh://[::1;x]: not an IPv6 address
+            raise RuntimeHarnessError(f"device {spec!r}: {e}") from None
         try:
             port = u.port
         except ValueError:
             raise RuntimeHarnessError(f"bad port in device {spec!r}") from None
+        if host and not _HOST.fullmatch(host) or (u.username and not _USER.fullmatch(u.username)):
+            raise RuntimeHarnessError(f"device {spec!r}: the user or host name holds characters ssh does not take")
         if not u.hostname or (u.path not in ("", "/")):
             raise RuntimeHarnessError(f"device {spec!r}: expected ssh://user@host[:port]")
         return DeviceSpec("ssh", user=u.username, host=u.hostname, port=port)

@@ -6,12 +6,13 @@ matplotlib is optional (a Pi may not have it): `plot` returns None and says why 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from edgevit.errors import EdgevitError
 from edgevit.runtimes.bench import SCHEMA
+from edgevit.runtimes.files import one_line, read_json
+from edgevit.runtimes.safe_text import plot_safe, terminal_safe
 
 COLUMNS = ("Model", "Format", "Runtime", "Precision", "Threads", "Machine", "Status", "Size (MB)", "Accuracy",
            "Top-1 agree", "ms/img p50", "ms/img p90", "FPS")
@@ -94,7 +95,7 @@ def render_table(results: list[dict[str, Any]], title: str = "edgevit bench") ->
             and not (c == "Top-1 agree" and all(r.get("top1_agreement") is None for r in results))]
     moved = [f"{c.lower()} {row(results[0])[COLUMNS.index(c)]}" for c in ("Model", "Machine", "Threads")
              if c not in keep and results]
-    t = Table(title=Text(title + (f" ({', '.join(moved)})" if moved else "")), title_justify="left",
+    t = Table(title=Text(terminal_safe(title + (f" ({', '.join(moved)})" if moved else ""))), title_justify="left",
               header_style="bold", caption_justify="left")
     for c in keep:
         t.add_column(c, justify="left" if c in ("Model", "Format", "Runtime", "Precision", "Machine", "Status")
@@ -102,10 +103,10 @@ def render_table(results: list[dict[str, Any]], title: str = "edgevit bench") ->
     idx = [COLUMNS.index(c) for c in keep]
     for r in sort_results(results):
         cells = row(r)
-        t.add_row(*[Text(cells[i]) for i in idx])  # Text: no rich markup inside paths / errors
+        t.add_row(*[Text(terminal_safe(cells[i])) for i in idx])  # Text: no rich markup inside paths / errors
     notes = _footnotes(results)
     if notes:
-        t.caption = Text("\n".join(notes))
+        t.caption = Text("\n".join(terminal_safe(n) for n in notes))
     return t
 
 
@@ -114,14 +115,14 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
              "|" + "|".join("---:" if c not in ("Model", "Format", "Runtime", "Precision", "Machine", "Status")
                             else "---" for c in COLUMNS) + "|"]
     for r in sort_results(results):
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row(r)) + " |")
+        lines.append("| " + " | ".join(terminal_safe(cell).replace("|", "\\|") for cell in row(r)) + " |")
     machines = {}
     for r in results:
         m = r.get("machine") or {}
         machines[m.get("name")] = f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('arch')}, {m.get('os')}"
     lines.append("")
-    lines += [f"- machine `{k}`: {v}" for k, v in machines.items()]
-    lines += [f"- {n}" for n in _footnotes(results)]
+    lines += [terminal_safe(f"- machine `{k}`: {v}") for k, v in machines.items()]
+    lines += [terminal_safe(f"- {n}") for n in _footnotes(results)]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +144,7 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, 
             label = f"{r.get('model')}/{rt.get('name')}/{r.get('precision')}"
             if len({(x.get('machine') or {}).get('name') for x in results}) > 1:
                 label += f"@{(r.get('machine') or {}).get('name')}"
-            pts.append((ms, r["accuracy"] * 100, label))
+            pts.append((ms, r["accuracy"] * 100, plot_safe(label)))
     if not pts:
         return None, "no result has both a latency and an accuracy: skipped the plot"
     fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
@@ -162,8 +163,13 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
+    try:
+        fig.savefig(tmp)
+    except (ValueError, RuntimeError, OSError) as e:  # a label matplotlib still cannot draw: no plot, not a crash
+        tmp.unlink(missing_ok=True)
+        return None, f"could not draw the plot: {one_line(e, 200)}"
+    finally:
+        plt.close(fig)
     tmp.replace(path)
     return path, f"plot: {path}"
 
@@ -219,7 +225,7 @@ def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for f in files:
         try:
-            results += _as_results(json.loads(f.read_text(encoding="utf-8")))
+            results += _as_results(read_json(f))
         except (OSError, ValueError):
             continue  # not a result file (or a half-written one): skip
     return merge(results)

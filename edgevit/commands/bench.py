@@ -106,19 +106,24 @@ def register(app: typer.Typer) -> None:
 
         from edgevit.runtimes.compare import CompareOptions, plan_jobs, run_jobs
         from edgevit.runtimes.job import BenchConfig, BenchJob, parse_options
+        from edgevit.runtimes.safe_text import terminal_safe
 
         if not artifact and reference is None:
             typer.echo(ctx.get_help())
             raise typer.Exit(code=2)
         cfg = BenchConfig(warmup=warmup, runs=runs, time_budget_s=time_budget, batch=batch,
                           large_batch=large_batch, eval_limit=limit)
+        from edgevit.runtimes.remote import parse_device
+
+        parse_device(device)  # a malformed --device fails before any artifact is read
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
         template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
         opts = CompareOptions(job=template, device=device, load_eval_set=_load_eval_set,
                               isolate=isolate, timeout=timeout, remote_python=remote_python,
                               ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
         err = _console(stderr=True)
-        results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(msg, style="dim"), highlight=False))
+        results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(terminal_safe(msg), style="dim"),
+                                                                  highlight=False))
         _outputs(results, out, as_json, plot, write_each=True)
         _finish(results)
 

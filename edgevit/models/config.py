@@ -12,7 +12,7 @@ that reproduces the old behaviour (`legacy_defaults`), which may differ from the
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 from edgevit.errors import ConfigError
@@ -72,9 +72,43 @@ class BaseConfig:
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
     def __post_init__(self) -> None:
-        self.mean = tuple(float(v) for v in self.mean)
-        self.std = tuple(float(v) for v in self.std)
+        self.check_types()
         self.validate()
+
+    def check_types(self) -> None:
+        """Each field has its default's type (a config.json or --set is untrusted): ConfigError otherwise.
+
+        ints take ints, floats take ints or floats, strings take strings, booleans take booleans, tuples of
+        numbers take lists/tuples of finite numbers; a field whose default is None takes anything its
+        family's validate() accepts. Without this a "dim": "64" fails deep inside torch with a traceback.
+        """
+        import math
+
+        for f in fields(self):
+            v, d = getattr(self, f.name), f.default
+            kind = type(d) if d is not MISSING else None
+            ok = True
+            if kind is bool:
+                ok = isinstance(v, bool)
+            elif kind is int:
+                ok = isinstance(v, int) and not isinstance(v, bool)
+            elif kind is float:
+                ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            elif kind is str:
+                ok = isinstance(v, str)
+            elif kind is tuple:
+                want = int if "tuple[int" in str(f.type) else int | float
+                ok = isinstance(v, list | tuple) and all(
+                    isinstance(x, want) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+            if not ok:
+                raise ConfigError(f"{self.name or self.family}: config field {f.name!r} should be "
+                                  f"{'a list of numbers' if kind is tuple else kind.__name__ if kind else 'set'}, got {v!r}")
+        if isinstance(self.mean, list | tuple) and isinstance(self.std, list | tuple):
+            try:
+                self.mean = tuple(float(v) for v in self.mean)
+                self.std = tuple(float(v) for v in self.std)
+            except ValueError:
+                raise ConfigError(f"{self.name or self.family}: mean/std must be numbers") from None
 
     # --------------------------------------------------------------- derived
     @property

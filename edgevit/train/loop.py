@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,9 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from edgevit.checkpoint import save_checkpoint
-from edgevit.errors import ConfigError, DataError
-from edgevit.runtimes.files import atomic_write_text, write_dir_atomically
+from edgevit.checkpoint import TRAIN_STATE_FILE, save_checkpoint
+from edgevit.errors import CheckpointError, ConfigError, DataError, TrainError
+from edgevit.runtimes.files import atomic_write_text, one_line, write_dir_atomically
 from edgevit.train import ddp
 from edgevit.train.evaluate import evaluate
 from edgevit.train.losses import training_loss
@@ -79,12 +80,24 @@ class Trainer:
 
     # ------------------------------------------------------------------ state
     def _restore(self, st: dict[str, Any]) -> None:
-        self.opt.load_state_dict(st["optimizer"])
-        self.start_epoch, self.step = int(st["epoch"]), int(st["step"])
-        self.best, self.best_epoch = float(st["best"]), int(st["best_epoch"])
-        if self.mae:
-            self.net.load_state_dict(st["decoder"], strict=False)
-        set_rng_states(st["rng"])
+        """Load train_state.pt; one written for another model (or damaged) is a CheckpointError, not a traceback."""
+        where = self.run.out / LAST / TRAIN_STATE_FILE
+        try:
+            self.opt.load_state_dict(st["optimizer"])
+            for group in self.opt.param_groups:  # same group sizes but other shapes load fine, then fail in step()
+                for p in group["params"]:
+                    for v in self.opt.state.get(p, {}).values():
+                        if torch.is_tensor(v) and v.ndim and tuple(v.shape) != tuple(p.shape):
+                            raise ValueError(f"optimizer state of shape {tuple(v.shape)} for a parameter of "
+                                             f"shape {tuple(p.shape)}")
+            self.start_epoch, self.step = int(st["epoch"]), int(st["step"])
+            self.best, self.best_epoch = float(st["best"]), int(st["best_epoch"])
+            if self.mae:
+                self.net.load_state_dict(st["decoder"], strict=False)
+            set_rng_states(st["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, SyntaxError) as e:
+            raise CheckpointError(f"{where} does not belong to this model or is damaged "
+                                  f"({one_line(e, 200)}); it cannot be resumed") from None
         path = self.run.out / METRICS_FILE
         if path.is_file():
             lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -132,18 +145,25 @@ class Trainer:
         for i, (images, y) in zip(range(self.spe), batches, strict=False):
             x = transform(images.to(d.device, non_blocking=True))  # augment where the model runs
             y = y.to(d.device, non_blocking=True)
-            if self.mae:
-                loss, _ = self.wrapped(x)
-                loss = loss + self.net.aux_loss().to(loss.device)
-                correct = 0.0
-            else:
-                logits = self.wrapped(x)
-                loss, _ = training_loss(self.net, logits, y, a.label_smoothing, self.superclass_of)
-                correct = float((logits.argmax(-1) == y).sum())
+            try:
+                if self.mae:
+                    loss, _ = self.wrapped(x)
+                    loss = loss + self.net.aux_loss().to(loss.device)
+                    correct = 0.0
+                else:
+                    logits = self.wrapped(x)
+                    loss, _ = training_loss(self.net, logits, y, a.label_smoothing, self.superclass_of)
+                    correct = float((logits.argmax(-1) == y).sum())
+            except (RuntimeError, ValueError) as e:  # a router fed NaN fails (its noise sampler, multinomial, ...)
+                named = re.search(r"\b(nan|inf)\b", str(e).lower())  # before the loss check below
+                if not named and all(bool(torch.isfinite(p).all()) for p in self.trainable):
+                    raise
+                raise TrainError(f"the model diverged (NaN or Inf inside the network) at epoch {epoch + 1} "
+                                 f"step {i + 1}: lower --lr ({one_line(str(e).splitlines()[0], 120)})") from None
             if d.enabled:
                 loss = ddp.touch_all(loss, self.trainable)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch + 1} step {i + 1}: lower --lr")
+                raise TrainError(f"loss is {float(loss)} at epoch {epoch + 1} step {i + 1}: lower --lr")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if a.clip_grad > 0:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevit.runtimes.files import atomic_write_bytes
+from edgevit.runtimes.safe_text import plot_safe
 
 
 def _pyplot():
@@ -82,8 +83,9 @@ def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title
     fig, ax = plt.subplots(figsize=(min(14, 2 + 0.45 * n), min(12, 1.6 + 0.4 * n)))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     if n <= 30:
-        ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
-        ax.set_yticks(range(n), labels, fontsize=7)
+        shown = [plot_safe(x) for x in labels]  # class names are data: no mathtext
+        ax.set_xticks(range(n), shown, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), shown, fontsize=7)
     if n <= 15:
         for i in range(n):
             for j in range(n):
