@@ -199,11 +199,11 @@ def show_descriptions(descs: list[dict[str, Any]], as_json: bool) -> None:
         sys.stdout.write(json.dumps(descs[0] if len(descs) == 1 else descs, indent=2, default=str) + "\n")
         sys.stdout.flush()
         return
-    from rich.console import Console
     from rich.rule import Rule
 
-    con = Console()
-    con = con if con.is_terminal else Console(width=160)
+    from edgevit.runtimes.console import make_console
+
+    con = make_console()
     for i, d in enumerate(descs):
         if i:
             con.print(Rule(style="dim"))

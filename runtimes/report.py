@@ -13,8 +13,16 @@ from typing import Any
 from edgevit.errors import EdgevitError
 from edgevit.runtimes.bench import SCHEMA
 
-COLUMNS = ("Model", "Format", "Runtime", "Precision", "Threads", "Machine", "Status", "Size (MB)", "Accuracy",
-           "Top-1 agree", "ms/img p50", "ms/img p90", "FPS")
+COLUMNS = ("Model", "Checkpoint", "Format", "Runtime", "Precision", "Batch", "Threads", "Machine", "Status",
+           "Size (MB)", "Accuracy", "Top-1 agree", "ms/img p50", "ms/img p90", "FPS")
+TEXT_COLUMNS = ("Model", "Checkpoint", "Format", "Runtime", "Precision", "Machine", "Status")
+# Columns that move into the title when every row holds the same value.
+MOVABLE = ("Model", "Checkpoint", "Machine", "Batch", "Threads")
+# How a table narrows to fit a terminal, in order: shorter headers, then less important columns leave.
+# Numbers are never cut: a column goes whole or stays whole.
+SHORT_HEADERS = {"Checkpoint": "Ckpt", "Precision": "Prec", "Threads": "Thr", "Size (MB)": "MB",
+                 "Accuracy": "Acc %", "Top-1 agree": "Agree %", "ms/img p50": "p50 ms", "ms/img p90": "p90 ms"}
+DROP_ORDER = ("ms/img p90", "Machine", "Size (MB)", "Format", "Top-1 agree", "Checkpoint")
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -55,9 +63,9 @@ def row(r: dict[str, Any]) -> list[str]:
     size = r.get("size_bytes")
     acc = r.get("accuracy")
     agree = r.get("top1_agreement")
-    return [str(r.get("model") or "?"), str(r.get("format") or "?"),
+    return [str(r.get("model") or "?"), str(r.get("checkpoint") or "—"), str(r.get("format") or "?"),
             f"{rt.get('name') or '?'} {rt.get('version') or ''}".strip(), str(r.get("precision") or "?"),
-            str(rt.get("threads") or "auto"), str((r.get("machine") or {}).get("name") or "?"), status_cell(r),
+            str(r.get("batch") or 1), str(rt.get("threads") or "auto"), str((r.get("machine") or {}).get("name") or "?"), status_cell(r),
             _fmt(None if size is None else size / 1e6, ".3f"), _fmt(None if acc is None else acc * 100, ".2f"),
             _fmt(None if agree is None else agree * 100, ".1f"),
             _fmt(p50, ".3f") + ("*" if est and p50 is not None else ""), _fmt(p90, ".3f"), _fmt(fps(r), ".1f")]
@@ -74,7 +82,8 @@ def _footnotes(results: list[dict[str, Any]]) -> list[str]:
 
 def sort_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     order = {"torch": 0, "onnx": 1, "tflite": 2, "coreml": 3, "executorch": 4}
-    return sorted(results, key=lambda r: (str(r.get("model")), str((r.get("machine") or {}).get("name")),
+    return sorted(results, key=lambda r: (str(r.get("model")), str(r.get("checkpoint")),
+                                          str((r.get("machine") or {}).get("name")),
                                           order.get(str((r.get("runtime") or {}).get("name")), 9),
                                           str(r.get("precision")), str((r.get("runtime") or {}).get("threads"))))
 
@@ -84,24 +93,59 @@ def _constant(results: list[dict[str, Any]], col: str) -> bool:
     return len({row(r)[i] for r in results}) <= 1
 
 
-def render_table(results: list[dict[str, Any]], title: str = "edgevit bench") -> Any:
-    """A rich Table (print it with a rich Console). Columns that are the same on every row (model, machine,
-    threads) move into the title, so the table fits a terminal."""
+def _table_width(headers: list[str], rows: list[list[str]]) -> int:
+    """Columns a rich box table needs: every cell whole, one space of padding each side, a rule between."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def fit_columns(results: list[dict[str, Any]], width: int | None) -> tuple[list[str], dict[str, str], bool]:
+    """(columns kept, header per column, runtime versions shown) for a table at most `width` wide.
+    Constant columns always leave (they go to the title); then, only while the table is too wide: short
+    headers, runtime names without versions, then the columns of DROP_ORDER one by one."""
+    keep = [c for c in COLUMNS if not (c in MOVABLE and _constant(results, c))
+            and not (c == "Top-1 agree" and all(r.get("top1_agreement") is None for r in results))]
+    headers = {c: c for c in COLUMNS}
+    rows = [row(r) for r in results]
+    versions = True
+
+    def need() -> int:
+        cells = [[(cell if versions or COLUMNS[i] != "Runtime" else cell.split(" ")[0]) for i, cell in enumerate(r)]
+                 for r in rows]
+        idx = [COLUMNS.index(c) for c in keep]
+        return _table_width([headers[c] for c in keep], [[cells_r[i] for i in idx] for cells_r in cells])
+
+    if width is None or need() <= width:
+        return keep, headers, versions
+    headers.update(SHORT_HEADERS)
+    versions = False
+    for col in DROP_ORDER:
+        if need() <= width:
+            break
+        if col in keep:
+            keep.remove(col)
+    return keep, headers, versions
+
+
+def render_table(results: list[dict[str, Any]], title: str = "edgevit bench", width: int | None = None) -> Any:
+    """A rich Table (print it with a rich Console). Columns that are the same on every row (model, checkpoint,
+    machine, batch, threads) move into the title; at a narrow `width` headers shorten and the least important
+    columns leave (`fit_columns`), so no cell is ever cut."""
     from rich.table import Table
     from rich.text import Text
 
-    keep = [c for c in COLUMNS if not (c in ("Model", "Machine", "Threads") and _constant(results, c))
-            and not (c == "Top-1 agree" and all(r.get("top1_agreement") is None for r in results))]
-    moved = [f"{c.lower()} {row(results[0])[COLUMNS.index(c)]}" for c in ("Model", "Machine", "Threads")
-             if c not in keep and results]
+    keep, headers, versions = fit_columns(results, width)
+    moved = [f"{c.lower()} {row(results[0])[COLUMNS.index(c)]}" for c in MOVABLE
+             if c not in keep and results and _constant(results, c) and row(results[0])[COLUMNS.index(c)] != "—"]
     t = Table(title=Text(title + (f" ({', '.join(moved)})" if moved else "")), title_justify="left",
               header_style="bold", caption_justify="left")
     for c in keep:
-        t.add_column(c, justify="left" if c in ("Model", "Format", "Runtime", "Precision", "Machine", "Status")
-                     else "right", no_wrap=c not in ("Model", "Runtime"))
+        t.add_column(headers[c], justify="left" if c in TEXT_COLUMNS or c == "Runtime" else "right", no_wrap=True)
     idx = [COLUMNS.index(c) for c in keep]
     for r in sort_results(results):
         cells = row(r)
+        if not versions:
+            cells[COLUMNS.index("Runtime")] = cells[COLUMNS.index("Runtime")].split(" ")[0]
         t.add_row(*[Text(cells[i]) for i in idx])  # Text: no rich markup inside paths / errors
     notes = _footnotes(results)
     if notes:
@@ -111,8 +155,7 @@ def render_table(results: list[dict[str, Any]], title: str = "edgevit bench") ->
 
 def to_markdown(results: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |",
-             "|" + "|".join("---:" if c not in ("Model", "Format", "Runtime", "Precision", "Machine", "Status")
-                            else "---" for c in COLUMNS) + "|"]
+             "|" + "|".join("---" if c in TEXT_COLUMNS or c == "Runtime" else "---:" for c in COLUMNS) + "|"]
     for r in sort_results(results):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row(r)) + " |")
     machines = {}
@@ -226,12 +269,12 @@ def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
 
 
 def merge(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop repeats of the same measurement (same model/artifact/runtime/precision/threads/batch/machine),
-    keeping the newest."""
+    """Drop repeats of the same measurement (same model/checkpoint/artifact/runtime/precision/threads/batch/
+    machine), keeping the newest. Two checkpoints of one model are two measurements."""
     best: dict[tuple, dict[str, Any]] = {}
     for r in results:
         rt = r.get("runtime") or {}
-        key = (r.get("model"), Path(str(r.get("artifact"))).name, rt.get("name"), r.get("precision"),
+        key = (r.get("model"), r.get("checkpoint"), Path(str(r.get("artifact"))).name, rt.get("name"), r.get("precision"),
                rt.get("threads"), r.get("batch"), (r.get("machine") or {}).get("name"), r.get("device"))
         if key not in best or str(r.get("timestamp")) >= str(best[key].get("timestamp")):
             best[key] = r

@@ -15,12 +15,9 @@ RUNTIME_HELP = "onnx | tflite | coreml | executorch | torch (repeatable; default
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from edgevit.runtimes.console import make_console
 
-    console = Console(stderr=stderr, soft_wrap=stderr)
-    if not console.is_terminal:  # piped / captured: do not squeeze the table into 80 columns
-        console = Console(stderr=stderr, soft_wrap=stderr, width=160)
-    return console
+    return make_console(stderr=stderr)
 
 
 def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, write_each: bool) -> None:
@@ -45,7 +42,8 @@ def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, w
     if as_json:
         typer.echo(json.dumps(results, indent=2, default=str))
     else:
-        _console().print(render_table(results))
+        console = _console()
+        console.print(render_table(results, width=console.width if console.is_terminal else None))
 
 
 def _finish(results: list[dict]) -> None:

@@ -140,10 +140,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(res, indent=1))
             return
-        from rich.console import Console
         from rich.table import Table
 
-        con = Console()
+        from edgevit.runtimes.console import make_console
+
+        con = make_console()
         con.print(f"[bold]{res['model']}[/] on {res['data']} ({split}, {res['count']} images): "
                   f"accuracy [bold]{res['accuracy']:.2%}[/]  loss {res['loss']:.4f}", highlight=False)
         table = Table("class", "accuracy", "support")

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from edgevit.errors import CheckpointError, DataError
+from edgevit.runtimes.console import make_console
 from edgevit.runtimes.files import atomic_write_text
 from edgevit.train import ddp
 from edgevit.train.recipe import TrainArgs
@@ -26,7 +27,7 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
     """Run `edgevit train` / `edgevit pretrain` (args.task) -> results (also written to OUT/results.json)."""
     from edgevit.train.loop import Trainer
 
-    console = console or Console()
+    console = console or make_console()
     d = ddp.setup(args.device)
     try:
         t0 = time.perf_counter()

@@ -25,7 +25,7 @@ from edgevit.runtimes.bench import (
 )
 from edgevit.runtimes.evalset import EvalSet, load_eval_set, shipped_digits
 
-SCHEMA_KEYS = {"schema", "status", "error", "model", "artifact", "format", "runtime", "precision", "routing",
+SCHEMA_KEYS = {"schema", "status", "error", "model", "checkpoint", "artifact", "format", "runtime", "precision", "routing",
                "batch", "latency_ms", "throughput_ips", "load_time_ms", "peak_rss_mb", "size_bytes", "accuracy",
                "eval_set", "top1_agreement", "max_abs_diff", "reference", "validation", "machine", "device",
                "source", "timestamp", "edgevit_version", "notes"}
@@ -104,10 +104,14 @@ def test_result_schema_and_file_name(artifacts: Path, tmp_path: Path) -> None:
     assert set(r["machine"]) >= {"cpu", "cores", "arch", "os", "python", "hostname", "name"}
     assert r["validation"] == {"top1_agreement": 1.0}  # the exporter's report, carried over
     r["machine"]["name"] = "pi5"
-    assert result_filename(r) == f"{MODEL}-tflite-fp32-t2-pi5.json"
+    ckpt = r["checkpoint"]
+    assert ckpt is None or len(ckpt) == 8  # the contract's sha256 prefix when the exporter recorded one
+    name = f"{MODEL}{'-' + ckpt if ckpt else ''}-tflite-fp32-b1-t2-pi5.json"
+    assert result_filename(r) == name
     path = write_result(r, tmp_path / "results")
-    assert path.name == f"{MODEL}-tflite-fp32-t2-pi5.json" and json.loads(path.read_text()) == json.loads(json.dumps(r))
-    assert result_filename({**r, "routing": "dense"}) == f"{MODEL}-tflite-fp32-dense-t2-pi5.json"  # no overwrite
+    assert path.name == name and json.loads(path.read_text()) == json.loads(json.dumps(r))
+    assert result_filename({**r, "routing": "dense"}) == name.replace("-fp32-", "-fp32-dense-")  # no overwrite
+    assert result_filename({**r, "checkpoint": "0123abcd"}) != result_filename({**r, "checkpoint": "4567cdef"})
     assert not list((tmp_path / "results").glob(".*tmp"))  # atomic: no temp file left
 
 
