@@ -83,14 +83,15 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option(None, help="Eval set: digits (shipped, default) | FILE.npz | a dataset spec."),
         limit: int = typer.Option(None, help="Use only the first N eval images."),
         reference: Path = typer.Option(None, help="Checkpoint whose torch logits are the top-1 agreement reference."),
-        option: list[str] = typer.Option(None, "--option", "-o", help="Runtime option key=value (repeatable), e.g. "
+        option: list[str] = typer.Option(None, "--option", "-O", help="Runtime option key=value (repeatable), e.g. "
                                          "provider=CPUExecutionProvider, delegate=none, compute_units=cpu_only."),
         device: str = typer.Option("local", help="local | ssh://user@host[:port] | adb[:SERIAL]"),
         remote_python: str = typer.Option("python3", help="Python with edgevit[pi] on the ssh device."),
         ssh_option: list[str] = typer.Option(None, "--ssh-option", help="Extra ssh -o option (repeatable)."),
         benchmark_model: str = typer.Option(None, help="On-phone path of LiteRT's benchmark_model (adb)."),
         adb: str = typer.Option("adb", help="adb executable."),
-        out: Path = typer.Option(Path("runs/bench"), help="Folder for result JSONs, report.md and report.png."),
+        out: Path = typer.Option(Path("runs/bench"), "--out", "-o",
+                                 help="Folder for result JSONs, report.md and report.png."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Write report.png (needs matplotlib)."),
         isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each bench in a child process."),
@@ -123,7 +124,7 @@ def register(app: typer.Typer) -> None:
     @bench_app.command("report")
     def report(
         paths: list[Path] = typer.Argument(..., help="Result folders or JSON files (searched recursively)."),
-        out: Path = typer.Option(None, help="Write report.md and report.png (and merged.json) here."),
+        out: Path = typer.Option(None, "--out", "-o", help="Write report.md and report.png (and merged.json) here."),
         as_json: bool = typer.Option(False, "--json", help="Print the merged results as JSON."),
         plot: bool = typer.Option(True, "--plot/--no-plot"),
     ) -> None:

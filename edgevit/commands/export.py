@@ -19,20 +19,23 @@ def _fmt_size(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
-def _print_formats(console) -> None:
-    from rich.table import Table
+def format_list(width: int = 80) -> str:
+    """`export --list` as plain text: one short block per target, wrapped to `width` (no table to squeeze,
+    no rich markup to eat `edgevit[onnx]`)."""
+    import textwrap
 
-    from edgevit.export.formats import FORMATS, formats_rows
+    from edgevit.export.formats import formats_rows
 
-    t = Table(title="edgevit export targets", title_justify="left")
-    rows = formats_rows()
-    for col in rows[0]:
-        t.add_column(col, no_wrap=True)
-    for r in rows:
-        t.add_row(*r.values())
-    console.print(t)
-    for f in FORMATS.values():
-        console.print(f"  {f.name}: {f.supports()}", highlight=False)
+    blocks = []
+    for r in formats_rows():
+        lines = [f"{r['target']}: {r['format']}, {r['file']}  (pip install '{r['extra']}')"]
+        for label, text in (("precision", r["precisions"]), ("int8", r["int8"]), ("layout", r["layouts"]),
+                            ("metadata", r["metadata"]), ("flags", r["flags"])):
+            if text:
+                lines += textwrap.wrap(f"{label}: {text}", width, initial_indent="  ", subsequent_indent="    ",
+                                       break_on_hyphens=False)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def _print_results(console, results) -> None:
@@ -114,8 +117,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         if list_targets:
-            console = Console(width=max(console.width, 190))  # a wide table; don't squeeze it into 80 columns
-            _print_formats(console)
+            typer.echo(format_list(min(console.width, 100) if console.is_terminal else 80))
             return
         if checkpoint is None:
             raise ExportError("--checkpoint DIR is required (a folder written by edgevit train)")
