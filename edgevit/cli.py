@@ -45,8 +45,17 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show converters' and runtimes' own logs and warnings (hidden by default)."
+    ),
 ) -> None:
     """Tiny vision transformers from training to a phone or a Raspberry Pi."""
+    if verbose:
+        import os
+
+        from edgevit.runtimes.console import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # child processes (isolated benches) inherit it
 
 
 for _name in COMMAND_MODULES:

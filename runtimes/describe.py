@@ -138,7 +138,8 @@ def _validation_lines(v: dict[str, Any]) -> list[tuple[str, str]]:
     if nums:
         out.append(("  " + "; ".join(nums), ""))
     for chk in v.get("checks") or []:
-        mark, style = ("✓", "green") if chk.get("ok") else ("✗", "red")
+        ok = chk.get("ok")  # None: reported only / skipped, not a failure
+        mark, style = ("✓", "green") if ok else ("–", "dim") if ok is None else ("✗", "red")
         detail = f": {chk['detail']}" if chk.get("detail") else ""
         out.append((f"  {mark} {chk.get('name', '')}{detail}", style))
     return out

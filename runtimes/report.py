@@ -12,6 +12,7 @@ from typing import Any
 
 from edgevit.errors import EdgevitError
 from edgevit.runtimes.bench import SCHEMA
+from edgevit.runtimes.console import table_width
 
 COLUMNS = ("Model", "Checkpoint", "Format", "Runtime", "Precision", "Batch", "Threads", "Machine", "Status",
            "Size (MB)", "Accuracy", "Top-1 agree", "ms/img p50", "ms/img p90", "FPS")
@@ -93,12 +94,6 @@ def _constant(results: list[dict[str, Any]], col: str) -> bool:
     return len({row(r)[i] for r in results}) <= 1
 
 
-def _table_width(headers: list[str], rows: list[list[str]]) -> int:
-    """Columns a rich box table needs: every cell whole, one space of padding each side, a rule between."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    return sum(widths) + 3 * len(widths) + 1
-
-
 def fit_columns(results: list[dict[str, Any]], width: int | None) -> tuple[list[str], dict[str, str], bool]:
     """(columns kept, header per column, runtime versions shown) for a table at most `width` wide.
     Constant columns always leave (they go to the title); then, only while the table is too wide: short
@@ -113,7 +108,7 @@ def fit_columns(results: list[dict[str, Any]], width: int | None) -> tuple[list[
         cells = [[(cell if versions or COLUMNS[i] != "Runtime" else cell.split(" ")[0]) for i, cell in enumerate(r)]
                  for r in rows]
         idx = [COLUMNS.index(c) for c in keep]
-        return _table_width([headers[c] for c in keep], [[cells_r[i] for i in idx] for cells_r in cells])
+        return table_width([headers[c] for c in keep], [[cells_r[i] for i in idx] for cells_r in cells])
 
     if width is None or need() <= width:
         return keep, headers, versions

@@ -42,6 +42,8 @@ def _print_results(console, results) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from edgevit.runtimes.console import fit_columns
+
     styles = {"[✓]": "green", "[x]": "bold red", "[-]": "dim"}
     for r in results:
         console.print(Text(f"{r.plan.fmt.name} {r.plan.precision} ({r.routing})", style="bold"))
@@ -50,23 +52,30 @@ def _print_results(console, results) -> None:
                 console.print(Text("  " + line, style=styles.get(line[:3], "")))
         if r.error:
             console.print(Text(f"  [x] {r.error}", style="bold red"))
-    t = Table(title="export summary", title_justify="left")
-    for col, just in [("artifact", "left"), ("precision", "left"), ("size", "right"), ("max diff", "right"),
-                      ("top-1 agree", "right"), ("accuracy", "right"), ("time", "right"), ("status", "left")]:
-        t.add_column(col, justify=just, no_wrap=True)
+    headers = ["artifact", "precision", "size", "max diff", "top-1 agree", "accuracy", "time", "status"]
+    rows = []
     for r in results:
         rep = r.report
         diff = f"{rep.max_abs_diff:.1e}" if rep and rep.max_abs_diff is not None else "-"
         agree = f"{rep.top1_agreement:.1%}" if rep and rep.top1_agreement is not None else "-"
         acc = f"{rep.accuracy:.1%}" if rep and rep.accuracy is not None else "-"
         if r.ok:
-            status = "[green]ok[/]" + ("" if rep.numeric else " (structure only)")
+            status = "ok" + ("" if rep.numeric else " (structure only)")
         else:
-            status = "[red]invalid, kept[/]" if r.published else "[red]failed[/]"
+            status = "invalid, kept" if r.published else "failed"
         where = r.folder.name if r.folder else f"{r.plan.tag} (not written)"
         prec = r.plan.precision + (f" {r.plan.quant}" if r.plan.quant else "")
-        t.add_row(where, prec, _fmt_size(r.size_bytes) if r.size_bytes else "-", diff, agree, acc,
-                  f"{r.total_seconds:.1f}s", status)
+        rows.append([where, prec, _fmt_size(r.size_bytes) if r.size_bytes else "-", diff, agree, acc,
+                     f"{r.total_seconds:.1f}s", status])
+    # the artifact folder already names the precision; time and max diff matter least at a narrow terminal
+    keep = fit_columns(headers, rows, console.width if console.is_terminal else None,
+                       ["precision", "time", "max diff", "size"])
+    t = Table(title="export summary", title_justify="left")
+    for i in keep:
+        t.add_column(headers[i], justify="left" if i in (0, 1, 7) else "right", no_wrap=True)
+    for row in rows:
+        t.add_row(*[Text(row[i], style=("green" if row[i].startswith("ok") else "red") if i == 7 else "")
+                    for i in keep])
     console.print(t)
     roots = sorted({str(r.folder.parent) for r in results if r.folder})
     if roots:
@@ -111,11 +120,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
         list_targets: bool = typer.Option(False, "--list", help="Show the targets table and exit."),
     ) -> None:
-        from rich.console import Console
-
         from edgevit.errors import ExportError
+        from edgevit.runtimes.console import make_console
 
-        console = Console(stderr=as_json)
+        console = make_console(stderr=as_json)
         if list_targets:
             typer.echo(format_list(min(console.width, 100) if console.is_terminal else 80))
             return
