@@ -21,7 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # click's plain help: flag then its wrapped help, readable at 80 columns and piped
 )
 
 # Each module exposes register(app); one module per stage, so stages can grow independently.
