@@ -20,7 +20,9 @@ def _console(stderr: bool = False):
     return make_console(stderr=stderr)
 
 
-def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, write_each: bool) -> None:
+def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool | None, write_each: bool) -> None:
+    """Result JSONs, report.md, report.png and the table. `plot=None` (the default): the plot when matplotlib
+    is installed, silently none when not (the pi extra has no matplotlib); `--plot`: say why there is none."""
     import json
 
     from edgevit.runtimes.bench import write_result
@@ -35,10 +37,12 @@ def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, w
                 write_result(r, out)
         atomic_write_text(out / "report.md", to_markdown(results))
         note = ""
-        if plot:
+        if plot is not False:
             _, note = make_plot(results, out / "report.png")
+        quiet = plot is None and "not installed" in note
         err.print(f"results: {out}/ (json per run, report.md{', report.png' if note.startswith('plot') else ''})"
-                  + ("" if not note or note.startswith("plot") else f"; {note}"), highlight=False, markup=False)
+                  + ("" if not note or note.startswith("plot") or quiet else f"; {note}"), highlight=False,
+                  markup=False)
     if as_json:
         typer.echo(json.dumps(results, indent=2, default=str))
     else:
@@ -93,7 +97,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("runs/bench"), "--out", "-o",
                                  help="Folder for result JSONs, report.md and report.png."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
-        plot: bool = typer.Option(True, "--plot/--no-plot", help="Write report.png (needs matplotlib)."),
+        plot: bool = typer.Option(None, "--plot/--no-plot", help="Write report.png (default: when matplotlib "
+                                  "is installed)."),
         isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each bench in a child process."),
         timeout: float = typer.Option(900.0, help="Seconds before a bench child is stopped."),
     ) -> None:
@@ -126,7 +131,8 @@ def register(app: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(..., help="Result folders or JSON files (searched recursively)."),
         out: Path = typer.Option(None, "--out", "-o", help="Write report.md and report.png (and merged.json) here."),
         as_json: bool = typer.Option(False, "--json", help="Print the merged results as JSON."),
-        plot: bool = typer.Option(True, "--plot/--no-plot"),
+        plot: bool = typer.Option(None, "--plot/--no-plot", help="Write report.png (default: when matplotlib "
+                                  "is installed)."),
     ) -> None:
         """Merge earlier results (several machines, the iOS/Android apps' files) into one table and plot."""
         import json
