@@ -163,9 +163,22 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MARKERS = {"torch": "x", "onnx": "o", "tflite": "s", "coreml": "D", "executorch": "^"}
+
+
+def _threads_size(threads: Any) -> float:
+    """Marker area by thread count: 1 thread small, more threads bigger (auto counts as 1)."""
+    import math
+
+    n = threads if isinstance(threads, int) and threads > 0 else 1
+    return 30.0 * (1.0 + math.log2(n))
+
+
 def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, str]:
-    """Latency (ms/img p50, log x) vs accuracy, one point per artifact x runtime x machine.
-    Returns (path or None, a note)."""
+    """Latency (ms/img p50, log x) vs accuracy, one point per artifact x runtime x threads x machine, in the
+    legend style of benchmarks/latency.py (no labels on the points, which pile up): one colour per model
+    (and checkpoint, machine when several), one marker per runtime, filled fp32 / hollow fp16 / pale int8,
+    bigger markers for more threads. Returns (path or None, a note)."""
     try:
         import matplotlib
 
@@ -173,21 +186,62 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, 
         import matplotlib.pyplot as plt
     except ImportError:
         return None, "matplotlib is not installed: skipped the plot (pip install matplotlib)"
+    fig = latency_figure(results)
+    if fig is None:
+        return None, "no result has both a latency and an accuracy: skipped the plot"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path, f"plot: {path}"
+
+
+def latency_figure(results: list[dict[str, Any]]) -> Any:
+    """The figure `plot` saves (None when no result has both a latency and an accuracy)."""
+    import matplotlib.pyplot as plt
+
+    several = {c: len({str(_key(x, c)) for x in results}) > 1 for c in ("checkpoint", "machine")}
     pts = []
     for r in results:
         ms, _ = per_image_ms(r, "p50")
         if r.get("status") == "ok" and ms and r.get("accuracy") is not None:
-            rt = r.get("runtime") or {}
-            label = f"{r.get('model')}/{rt.get('name')}/{r.get('precision')}"
-            if len({(x.get('machine') or {}).get('name') for x in results}) > 1:
-                label += f"@{(r.get('machine') or {}).get('name')}"
-            pts.append((ms, r["accuracy"] * 100, label))
+            series = str(r.get("model")).replace("$", r"\$")  # no mathtext from a result file
+            if several["checkpoint"] and r.get("checkpoint"):
+                series += f" {r['checkpoint']}"
+            if several["machine"]:
+                series += f" @{(r.get('machine') or {}).get('name')}"
+            pts.append((ms, r["accuracy"] * 100, series, r))
     if not pts:
-        return None, "no result has both a latency and an accuracy: skipped the plot"
-    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
-    for ms, acc, label in pts:
-        ax.scatter([ms], [acc], s=36)
-        ax.annotate(label, (ms, acc), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        return None
+    series_names = list(dict.fromkeys(p[2] for p in pts))
+    colours = {s: f"C{i % 10}" for i, s in enumerate(series_names)}
+    fig, ax = plt.subplots(figsize=(8.5, 5), dpi=120)
+    for ms, acc, series, r in pts:
+        rt = r.get("runtime") or {}
+        marker, colour, precision = MARKERS.get(str(rt.get("name")), "."), colours[series], r.get("precision")
+        size = _threads_size(rt.get("threads"))
+        if marker == "x":
+            ax.scatter([ms], [acc], marker=marker, s=size, color=colour)
+        else:
+            ax.scatter([ms], [acc], marker=marker, s=size, edgecolors=colour, linewidths=1.2,
+                       facecolors="none" if precision == "fp16" else colour, alpha=0.45 if precision == "int8" else 1)
+    for s in series_names:
+        ax.scatter([], [], color=colours[s], marker="o", label=s)
+    used = {str((p[3].get("runtime") or {}).get("name")) for p in pts}
+    for name, marker in MARKERS.items():
+        if name in used:
+            ax.scatter([], [], color="black", marker=marker, label=f"runtime: {name}")
+    for prec, style in (("fp32", {"facecolors": "grey"}), ("fp16", {"facecolors": "none"}),
+                        ("int8", {"facecolors": "grey", "alpha": 0.45})):
+        if any(p[3].get("precision") == prec for p in pts):
+            ax.scatter([], [], marker="o", edgecolors="grey", label=prec, **style)
+    threads = sorted({(p[3].get("runtime") or {}).get("threads") or 0 for p in pts})
+    if len(threads) > 1:
+        for t in threads:
+            ax.scatter([], [], marker="o", color="grey", s=_threads_size(t), label=f"{t or 'auto'} thread(s)")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_xscale("log")
     ax.margins(x=0.25, y=0.15)
     lo, hi = ax.get_ylim()
@@ -196,14 +250,11 @@ def plot(results: list[dict[str, Any]], path: str | Path) -> tuple[Path | None, 
     ax.set_ylabel("accuracy (%)")
     ax.set_title("edgevit bench: latency vs accuracy")
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path, f"plot: {path}"
+    return fig
+
+
+def _key(r: dict[str, Any], column: str) -> Any:
+    return (r.get("machine") or {}).get("name") if column == "machine" else r.get(column)
 
 
 def _looks_like_result(d: Any) -> bool:

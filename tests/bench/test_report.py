@@ -140,3 +140,22 @@ def test_two_checkpoints_of_one_model_keep_two_rows(tmp_path: Path) -> None:
     assert sorted(r["checkpoint"] for r in rs) == ["aaaaaaaa", "bbbbbbbb"]
     text = _text(render_table(rs))
     assert "Checkpoint" in text and "aaaaaaaa" in text and "bbbbbbbb" in text
+
+
+def test_plot_legend_style_colour_per_model_marker_per_runtime_threads_encoded() -> None:
+    import matplotlib.pyplot as plt
+
+    from edgevit.runtimes.report import latency_figure
+
+    rs = _mixed()
+    rs[1]["model"] = "other_model"
+    fig = latency_figure(rs)
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "runtime: onnx" in legend and "runtime: tflite" in legend and "runtime: executorch" in legend
+    assert any(x.startswith("mmoe_vit_xxs") for x in legend) and any(x.startswith("other_model") for x in legend)
+    assert {"1 thread(s)", "2 thread(s)", "3 thread(s)"} <= set(legend)  # threads differ: encoded by size
+    assert not ax.texts  # no labels on the points (they overlapped on one line)
+    sizes = sorted(c.get_sizes()[0] for c in ax.collections if len(c.get_offsets()))
+    assert sizes[0] < sizes[-1]
+    plt.close(fig)
