@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "edgevit.commands.train",
     "edgevit.commands.export",
     "edgevit.commands.bench",
+    "edgevit.commands.benchmark",
     "edgevit.commands.predict",
 )
 

@@ -243,6 +243,10 @@ def latency_figure(results: list[dict[str, Any]]) -> Any:
             ax.scatter([], [], marker="o", color="grey", s=_threads_size(t), label=f"{t or 'auto'} thread(s)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))  # 0.2, not 2x10^-1
+    ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.margins(x=0.25, y=0.15)
     lo, hi = ax.get_ylim()
     ax.set_ylim(lo, min(hi, 101.0))

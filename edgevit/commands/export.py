@@ -102,8 +102,8 @@ def register(app: typer.Typer) -> None:
     @app.command("export", help=_HELP)
     def export(
         checkpoint: Path = typer.Option(None, "--checkpoint", "-c", help="Checkpoint directory (edgevit train output)."),
-        target: str = typer.Option("onnx", "--target", "-t", help="onnx, coreml, tflite, executorch; comma-separated for several."),
-        precision: str = typer.Option(None, "--precision", "-p", help="fp32 | fp16 | int8 (default: the target's first; Core ML: fp16)."),
+        target: str = typer.Option("onnx", "--target", "-t", help="onnx, coreml, tflite, executorch, comma-separated for several, or all (those installed here)."),
+        precision: str = typer.Option(None, "--precision", "-p", help="fp32 | fp16 | int8, or several: fp32,int8 (default: the target's first; Core ML: fp16)."),
         routing: str = typer.Option("static", "--routing", help="static (per-image gather: only k experts run) | dense (all experts, masked)."),
         layout: str = typer.Option(None, "--layout", help="NCHW | NHWC input (tflite, coreml)."),
         quant: str = typer.Option(None, "--quant", help="int8 scheme: onnx dynamic|static, tflite dynamic|static|weight, coreml linear|palettize."),
@@ -129,13 +129,15 @@ def register(app: typer.Typer) -> None:
             return
         if checkpoint is None:
             raise ExportError("--checkpoint DIR is required (a folder written by edgevit train)")
-        from edgevit.export.pipeline import ExportRequest, export_checkpoint, raise_for_failures
+        from edgevit.export.pipeline import ExportRequest, export_checkpoint, plan_targets, raise_for_failures
 
         req = ExportRequest(checkpoint=checkpoint, targets=target, precision=precision, routing=routing,
                             layout=layout, quant=quant, out=out, calib_images=calib_images,
                             eval_images=eval_images, min_agreement=min_agreement, keep_invalid=keep_invalid,
                             options={"opset": opset, "no_simplify": no_simplify, "image_input": image_input},
                             app=app_name, app_out=app_out)
+        for t, p, why in plan_targets(req)[1]:
+            console.print(f"skipped {t} {p}: {why}", highlight=False, markup=False)
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
