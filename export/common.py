@@ -25,6 +25,9 @@ class GraphInfo:
     input_dtype: str
     output_name: str
     output_shape: list[Any]
+    output_dtype: str = "float32"
+    num_inputs: int = 1
+    class_labels: list[str] | None = None  # a classifier's own labels (Core ML classifiers), else None
     ops: Counter = field(default_factory=Counter)
     constants: list[np.ndarray] = field(default_factory=list)  # float weights (for the experts count)
     metadata: dict[str, str] = field(default_factory=dict)
