@@ -27,8 +27,9 @@ Result schema `edgevit.bench/1` (one JSON object per artifact x runtime x machin
       "timestamp": "2025-01-01T12:00:00+00:00", "edgevit_version": "0.1.0", "notes": []
     }
 
-`latency_ms` is per call of `batch` images; ms per image = latency / batch. `checkpoint` is the first 8 hex
-digits of the source checkpoint's sha256 from the contract, so two checkpoints of one model never collide.
+`latency_ms` is per call of `batch` images; ms per image = latency / batch. `checkpoint` (added once the
+contract is read; absent in the sample apps' files) is the first 8 hex digits of the source checkpoint's sha256,
+so two checkpoints of one model never collide.
 File names follow timm's habit: `{model}-{checkpoint}-{runtime}-{precision}-b{batch}-t{threads}-{machine}.json`
 (`result_filename`).
 """
@@ -145,8 +146,7 @@ def new_result(**fields: Any) -> dict[str, Any]:
     facts = machine_facts()
     facts["name"] = machine_name(facts)
     r: dict[str, Any] = {
-        "schema": SCHEMA, "status": "error", "error": None, "model": None, "checkpoint": None, "artifact": None,
-        "format": None,
+        "schema": SCHEMA, "status": "error", "error": None, "model": None, "artifact": None, "format": None,
         "runtime": {"name": None, "version": None, "threads": None, "provider": None, "extra": {}},
         "precision": None, "routing": None, "batch": 1, "latency_ms": {k: None for k in LATENCY_KEYS},
         "throughput_ips": {}, "load_time_ms": None, "peak_rss_mb": None, "size_bytes": None,
@@ -165,7 +165,7 @@ def bench_artifact(artifact: str | Path, runtime: str, *, threads: int | None = 
                    reference_name: str | None = None) -> tuple[dict[str, Any], np.ndarray | None]:
     """Bench one artifact in this process. Never raises for a bad artifact: returns an error result."""
     cfg = cfg or BenchConfig()
-    r = new_result(artifact=str(artifact), batch=cfg.batch, reference=reference_name)
+    r = new_result(artifact=str(artifact), batch=cfg.batch, reference=reference_name, checkpoint=None)
     r["runtime"].update(name=runtime, threads=threads)
     logits = None
     try:

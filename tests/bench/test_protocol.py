@@ -25,7 +25,7 @@ from edgevit.runtimes.bench import (
 )
 from edgevit.runtimes.evalset import EvalSet, load_eval_set, shipped_digits
 
-SCHEMA_KEYS = {"schema", "status", "error", "model", "checkpoint", "artifact", "format", "runtime", "precision", "routing",
+SCHEMA_KEYS = {"schema", "status", "error", "model", "artifact", "format", "runtime", "precision", "routing",
                "batch", "latency_ms", "throughput_ips", "load_time_ms", "peak_rss_mb", "size_bytes", "accuracy",
                "eval_set", "top1_agreement", "max_abs_diff", "reference", "validation", "machine", "device",
                "source", "timestamp", "edgevit_version", "notes"}
@@ -98,7 +98,7 @@ def test_labels_outside_the_model_classes(artifacts: Path) -> None:
 def test_result_schema_and_file_name(artifacts: Path, tmp_path: Path) -> None:
     r, _ = bench_artifact(artifacts / "tflite", "tflite", threads=2,
                           cfg=BenchConfig(runs=5, warmup=1, large_batch=4))
-    assert set(r) == SCHEMA_KEYS and r["schema"] == SCHEMA and r["status"] == "ok"
+    assert set(r) == SCHEMA_KEYS | {"checkpoint"} and r["schema"] == SCHEMA and r["status"] == "ok"
     assert r["runtime"]["name"] == "tflite" and r["runtime"]["threads"] == 2
     assert r["precision"] == "fp32" and r["model"] == MODEL and r["size_bytes"] > 1000
     assert set(r["machine"]) >= {"cpu", "cores", "arch", "os", "python", "hostname", "name"}
