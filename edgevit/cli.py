@@ -23,7 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # click's plain help: flag then its wrapped help, readable at 80 columns and piped
 )
 
 # Each module exposes register(app); one module per stage, so stages can grow independently.
@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "edgevit.commands.train",
     "edgevit.commands.export",
     "edgevit.commands.bench",
+    "edgevit.commands.benchmark",
     "edgevit.commands.predict",
 )
 
@@ -47,8 +48,17 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show converters' and runtimes' own logs and warnings (hidden by default)."
+    ),
 ) -> None:
     """Tiny vision transformers from training to a phone or a Raspberry Pi."""
+    if verbose:
+        import os
+
+        from edgevit.runtimes.console import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # child processes (isolated benches) inherit it
 
 
 for _name in COMMAND_MODULES:

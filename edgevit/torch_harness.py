@@ -48,7 +48,7 @@ class TorchHarness(Harness):
 
             load_families()
         try:
-            from edgevit.checkpoint import load_checkpoint
+            from edgevit.checkpoint import checkpoint_sha256, load_checkpoint
         except ImportError as e:
             if "torch" in str(e):
                 raise MissingDependencyError("torch", "train", "the torch reference harness") from None
@@ -66,7 +66,8 @@ class TorchHarness(Harness):
             model={"name": info.model_name}, labels=labels,
             input={"name": "input", "shape": [1, pre.channels, *pre.size], "layout": "NCHW", "dtype": "float32"},
             output={"name": "logits", "shape": [1, len(labels)]}, preprocess=pre, target="torch",
-            file=ckpt.name, precision="fp32", routing="dynamic", source={"checkpoint": str(ckpt)},
+            file=ckpt.name, precision="fp32", routing="dynamic",
+            source={"checkpoint": str(ckpt), "sha256": checkpoint_sha256(ckpt)},
             eval_set=SHIPPED)  # as before: the shipped digits unless the job passes an eval set
         self._ckpt = ckpt
         return contract, ckpt

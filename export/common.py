@@ -4,10 +4,7 @@ converter's failure into one `ExportError` that names the rejected op and the mo
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,28 +36,16 @@ class GraphInfo:
 
 @contextlib.contextmanager
 def quiet(log: list[str] | None = None) -> Iterator[None]:
-    """Silence converters' prints and C++ logs (fd-level); the captured text goes to `log` for error messages."""
+    """Silence converters' prints, warnings and C++ logs (fd-level) unless `edgevit --verbose`; the captured
+    text goes to `log` for error messages."""
     import warnings
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile(mode="w+b") as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        os.dup2(tmp.fileno(), 1)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            if log is not None:
-                tmp.seek(0)
-                log.append(tmp.read().decode("utf-8", "replace"))
+    from edgevit.runtimes.console import native_output_to, verbose
+
+    with warnings.catch_warnings(), native_output_to(log):
+        if not verbose():
+            warnings.simplefilter("ignore")
+        yield
 
 
 _OP_PATTERNS = (

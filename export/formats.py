@@ -52,6 +52,10 @@ class Format:
     def default_precision(self) -> str:
         return self.precisions[0]
 
+    def flags(self) -> list[str]:
+        """The target's own flags beyond precision/routing/quant/layout."""
+        return (["--calib-images N"] if self.calibrated else []) + [f"--{o.replace('_', '-')}" for o in self.options]
+
     def supports(self) -> str:
         """What this target accepts, as flags (for error messages and `--list`)."""
         parts = [f"--precision {'|'.join(self.precisions)}", f"--routing {'|'.join(ROUTINGS)}"]
@@ -59,10 +63,7 @@ class Format:
             parts.append(f"--quant {'|'.join(self.quant)}")
         if len(self.layouts) > 1:
             parts.append(f"--layout {'|'.join(self.layouts)}")
-        if self.calibrated:
-            parts.append("--calib-images N")
-        parts += [f"--{o.replace('_', '-')}" for o in self.options]
-        return ", ".join(parts)
+        return ", ".join(parts + self.flags())
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
@@ -175,4 +176,4 @@ def formats_rows() -> list[dict[str, str]]:
     """The table as rows (for `edgevit export --list` and docs)."""
     return [{"target": f.name, "format": f.title, "file": f.file, "precisions": ", ".join(f.precisions),
              "int8": ", ".join(f.quant), "layouts": ", ".join(f.layouts), "metadata": f.embeds or "beside only",
-             "extra": f"edgevit[{f.extra}]"} for f in FORMATS.values()]
+             "extra": f"edgevit[{f.extra}]", "flags": ", ".join(f.flags())} for f in FORMATS.values()]

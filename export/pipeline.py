@@ -29,7 +29,7 @@ import numpy as np
 from edgevit.errors import ExportError, MissingDependencyError, ValidationError
 from edgevit.export.calibration import calibration_images, eval_images, random_inputs
 from edgevit.export.common import converter_error, quiet
-from edgevit.export.formats import ROUTINGS, TargetPlan, check_request, parse_targets
+from edgevit.export.formats import FORMATS, ROUTINGS, TargetPlan, check_request, parse_targets
 from edgevit.export.metadata import build_contract, contract_text
 from edgevit.export.validate import ValidationReport, check_numbers, check_static_form, check_structure
 from edgevit.runtimes.base import path_size
@@ -77,12 +77,49 @@ class ExportRequest:
     app_out: Path | None = None
 
 
+ALL_TARGETS = "all"
+
+
+def plan_targets(req: ExportRequest) -> tuple[list[TargetPlan], list[tuple[str, str, str]]]:
+    """(plans, skipped) for `--target` (names, or `all`) x `--precision` (one, or a comma list).
+
+    One target at one precision is a request: anything it does not support is an error. `--target all` or
+    several precisions ask for "everything that applies here": a combination a target does not offer, or a
+    target whose converter is not installed (under `all`), is skipped with its reason (target, precision,
+    reason) instead."""
+    everything = isinstance(req.targets, str) and req.targets.strip().lower() == ALL_TARGETS
+    fmts = list(FORMATS.values()) if everything else parse_targets(req.targets)
+    precisions = [p.strip() for p in (req.precision or "").split(",") if p.strip()] or [None]
+    wide = everything or len(precisions) > 1
+    plans: list[TargetPlan] = []
+    skipped: list[tuple[str, str, str]] = []
+    for f in fmts:
+        missing = [m for m in f.requires if importlib.util.find_spec(m) is None]
+        if missing and everything:
+            skipped.append((f.name, ",".join(p or f.default_precision for p in precisions),
+                            f"not installed: pip install 'edgevit[{f.extra}]'"))
+            continue
+        for prec in precisions:
+            try:
+                plan = check_request(f, precision=prec, quant=req.quant, layout=req.layout,
+                                     calib_images=req.calib_images, options=req.options)
+            except ExportError as e:
+                if not wide:
+                    raise
+                skipped.append((f.name, prec or f.default_precision, str(e)))
+                continue
+            if plan not in plans:
+                plans.append(plan)
+    if not plans:
+        raise ExportError("nothing to export: " + "; ".join(f"{t} {p}: {why}" for t, p, why in skipped))
+    return plans, skipped
+
+
 def plan_export(req: ExportRequest) -> list[TargetPlan]:
     """Check every flag for every target and the converters' presence; no work yet."""
     if req.routing not in ROUTINGS:
         raise ExportError(f"unknown routing {req.routing!r}; expected one of {', '.join(ROUTINGS)}")
-    plans = [check_request(f, precision=req.precision, quant=req.quant, layout=req.layout,
-                           calib_images=req.calib_images, options=req.options) for f in parse_targets(req.targets)]
+    plans, _ = plan_targets(req)
     if req.app:
         need = {"android": "tflite", "ios": "coreml"}.get(req.app)
         if need is None:

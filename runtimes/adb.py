@@ -16,7 +16,7 @@ from typing import Any
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.base import path_size, resolve_artifact
-from edgevit.runtimes.bench import new_result
+from edgevit.runtimes.bench import checkpoint_id, new_result
 from edgevit.runtimes.isolate import tail_line
 from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.machine import slug
@@ -122,7 +122,8 @@ class ADBDevice:
         delegate = str((options or {}).get("delegate", "xnnpack")).lower()
         machine = self.facts()
         remote_model = f"{self.remote_dir}/{slug(model.stem)}.tflite"
-        r = new_result(artifact=str(artifact), model=contract.model.get("name"), format=contract.target,
+        r = new_result(artifact=str(artifact), model=contract.model.get("name"),
+                       checkpoint=checkpoint_id(contract.source), format=contract.target,
                        precision=contract.precision, routing=contract.routing, size_bytes=path_size(model),
                        validation=contract.validation, machine=machine, device=str(self.spec),
                        source="benchmark_model", batch=int(contract.input_shape[0] or 1))

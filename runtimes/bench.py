@@ -11,7 +11,7 @@ Result schema `edgevit.bench/1` (one JSON object per artifact x runtime x machin
     {
       "schema": "edgevit.bench/1",
       "status": "ok" | "error" | "unsupported",   "error": null | "one line",
-      "model": "mmoe_vit_xxs", "artifact": "out/onnx/model.onnx", "format": "onnx",
+      "model": "mmoe_vit_xxs", "checkpoint": "1a2b3c4d" | null, "artifact": "out/onnx/model.onnx", "format": "onnx",
       "runtime": {"name": "onnx", "version": "1.31.1", "threads": 1, "provider": "CPUExecutionProvider",
                   "extra": {}},
       "precision": "fp32", "routing": "static", "batch": 1,
@@ -27,8 +27,11 @@ Result schema `edgevit.bench/1` (one JSON object per artifact x runtime x machin
       "timestamp": "2025-01-01T12:00:00+00:00", "edgevit_version": "0.1.0", "notes": []
     }
 
-`latency_ms` is per call of `batch` images; ms per image = latency / batch. File names follow timm's habit:
-`{model}-{runtime}-{precision}-t{threads}-{machine}.json` (`result_filename`).
+`latency_ms` is per call of `batch` images; ms per image = latency / batch. `checkpoint` (added once the
+contract is read; absent in the sample apps' files) is the first 8 hex digits of the source checkpoint's sha256,
+so two checkpoints of one model never collide.
+File names follow timm's habit: `{model}-{checkpoint}-{runtime}-{precision}-b{batch}-t{threads}-{machine}.json`
+(`result_filename`).
 """
 
 from __future__ import annotations
@@ -164,13 +167,13 @@ def bench_artifact(artifact: str | Path, runtime: str, *, threads: int | None = 
                    reference_name: str | None = None) -> tuple[dict[str, Any], np.ndarray | None]:
     """Bench one artifact in this process. Never raises for a bad artifact: returns an error result."""
     cfg = cfg or BenchConfig()
-    r = new_result(artifact=str(artifact), batch=cfg.batch, reference=reference_name)
+    r = new_result(artifact=str(artifact), batch=cfg.batch, reference=reference_name, checkpoint=None)
     r["runtime"].update(name=runtime, threads=threads)
     logits = None
     try:
         h = get_harness(runtime)(artifact, threads=threads, options=options)
         c = h.contract
-        r.update(model=c.model.get("name"), format=c.target, precision=c.precision, routing=c.routing,
+        r.update(model=c.model.get("name"), checkpoint=checkpoint_id(c.source), format=c.target, precision=c.precision, routing=c.routing,
                  size_bytes=h.size_bytes(), validation=c.validation)
         r["runtime"] = h.info().to_dict()
         evalset = load_eval_set(data or c.eval_set, cfg.eval_limit, from_contract=not data)
@@ -207,6 +210,17 @@ def run_job(job: BenchJob) -> tuple[dict[str, Any], np.ndarray | None]:
     return r, logits
 
 
+CHECKPOINT_ID_LEN = 8
+
+
+def checkpoint_id(source: dict[str, Any]) -> str | None:
+    """The short id of the checkpoint an artifact came from (its sha256 prefix), or None when not recorded.
+    Only hex digits pass: the value comes from an untrusted contract and ends up in file names and tables."""
+    sha = str(source.get("sha256") or "").lower()
+    return sha[:CHECKPOINT_ID_LEN] if len(sha) >= CHECKPOINT_ID_LEN and all(
+        ch in "0123456789abcdef" for ch in sha[:CHECKPOINT_ID_LEN]) else None
+
+
 def result_filename(r: dict[str, Any]) -> str:
     rt = r.get("runtime") or {}
     threads = rt.get("threads") or "auto"
@@ -214,9 +228,9 @@ def result_filename(r: dict[str, Any]) -> str:
     precision = r.get("precision") or "fp32"
     if r.get("routing") == "dense":  # the dense-routing fallback of the same model must not overwrite the static one
         precision += "-dense"
-    parts = [r.get("model") or Path(str(r.get("artifact") or "model")).name, rt.get("name") or "runtime", precision,
-             f"t{threads}", machine]
-    return "-".join(slug(str(p)) for p in parts) + ".json"
+    parts = [r.get("model") or Path(str(r.get("artifact") or "model")).name, r.get("checkpoint"),
+             rt.get("name") or "runtime", precision, f"b{r.get('batch') or 1}", f"t{threads}", machine]
+    return "-".join(slug(str(p)) for p in parts if p) + ".json"
 
 
 def write_result(r: dict[str, Any], out_dir: str | Path) -> Path:

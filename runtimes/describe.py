@@ -139,7 +139,8 @@ def _validation_lines(v: dict[str, Any]) -> list[tuple[str, str]]:
     if nums:
         out.append(("  " + "; ".join(nums), ""))
     for chk in v.get("checks") or []:
-        mark, style = ("✓", "green") if chk.get("ok") else ("✗", "red")
+        ok = chk.get("ok")  # None: reported only / skipped, not a failure
+        mark, style = ("✓", "green") if ok else ("–", "dim") if ok is None else ("✗", "red")
         detail = f": {chk['detail']}" if chk.get("detail") else ""
         out.append((f"  {mark} {chk.get('name', '')}{detail}", style))
     return out
@@ -200,11 +201,11 @@ def show_descriptions(descs: list[dict[str, Any]], as_json: bool) -> None:
         sys.stdout.write(json.dumps(descs[0] if len(descs) == 1 else descs, indent=2, default=str) + "\n")
         sys.stdout.flush()
         return
-    from rich.console import Console
     from rich.rule import Rule
 
-    con = Console()
-    con = con if con.is_terminal else Console(width=160)
+    from edgevit.runtimes.console import make_console
+
+    con = make_console()
     for i, d in enumerate(descs):
         if i:
             con.print(Rule(style="dim"))

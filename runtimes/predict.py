@@ -370,10 +370,9 @@ def failure_line(report: dict[str, Any]) -> str | None:
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from edgevit.runtimes.console import make_console
 
-    con = Console(stderr=stderr)
-    return con if con.is_terminal else Console(stderr=stderr, width=160)
+    return make_console(stderr=stderr)
 
 
 def render_report(report: dict[str, Any]) -> Any:

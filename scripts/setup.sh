@@ -15,5 +15,5 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # constraints.txt pins the whole resolved set: without it pip 26 backtracks into old sdists and fails.
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[all]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,dev]"
 echo "edgevit installed in .venv: $(.venv/bin/edgevit --version)"

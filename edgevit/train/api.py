@@ -13,12 +13,35 @@ from typing import Any
 from rich.console import Console
 
 from edgevit.errors import CheckpointError, DataError
+from edgevit.runtimes.console import make_console
 from edgevit.runtimes.files import atomic_write_text
 from edgevit.train import ddp
 from edgevit.train.recipe import TrainArgs
 from edgevit.train.run import BEST, prepare
 
 RESULTS_FILE = "results.json"
+ARGS_FILE = "args.yaml"
+
+
+def args_yaml(args: TrainArgs) -> str:
+    """The run's resolved arguments as YAML: `edgevit train --config OUT/args.yaml` repeats the run."""
+    import yaml
+
+    d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in args.to_dict().items()}
+    d["overrides"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d["overrides"].items()}
+    d.pop("out", None)  # a repeat goes to a new folder
+    return yaml.safe_dump(d, sort_keys=False)
+
+
+def saved_files(out: Path) -> dict[str, str]:
+    """What a finished run left, by what it is (printed at the end, like ultralytics' `Results saved to`)."""
+    from edgevit.train.metrics_log import CSV_FILE, METRICS_FILE, TB_DIR
+
+    where = {"best checkpoint": BEST, "last checkpoint": "last", "metrics": METRICS_FILE, "metrics (csv)": CSV_FILE,
+             "curves": "curves.png", "expert usage": "expert_usage.png", "confusion matrix": "eval/confusion.png",
+             "test report": "eval/eval.json", "tensorboard": TB_DIR, "arguments": ARGS_FILE,
+             "results": RESULTS_FILE}
+    return {what: str(out / rel) for what, rel in where.items() if (out / rel).exists() or rel == RESULTS_FILE}
 
 
 def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = False,
@@ -26,11 +49,13 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
     """Run `edgevit train` / `edgevit pretrain` (args.task) -> results (also written to OUT/results.json)."""
     from edgevit.train.loop import Trainer
 
-    console = console or Console()
+    console = console or make_console()
     d = ddp.setup(args.device)
     try:
         t0 = time.perf_counter()
         run = prepare(args, given, resume, d)
+        if d.is_main:  # the start is valid: the run folder may now appear, with the resolved arguments
+            atomic_write_text(run.out / ARGS_FILE, args_yaml(run.args))
         quiet = Console(quiet=True)
         trainer = Trainer(run, d, console if d.is_main else quiet)
         if d.is_main:
@@ -69,7 +94,9 @@ def finish(trainer, fit: dict[str, Any], wall_s: float) -> dict[str, Any]:
     run, a = trainer.run, trainer.run.args
     out, best = run.out, run.out / BEST
     recs = list(fit["records"])
-    results: dict[str, Any] = {"checkpoint": str(best), "best_epoch": fit["best_epoch"], "epochs": a.epochs,
+    results: dict[str, Any] = {"checkpoint": str(best), "out": str(out), "best_epoch": fit["best_epoch"],
+                               "epochs": a.epochs, "epochs_done": recs[-1]["epoch"] if recs else 0,
+                               "stopped_early": fit.get("stopped_early"),
                                "wall_s": round(wall_s, 1), "model": run.model.config.name, "data": a.data,
                                "train_img_s": (sum(r["img_s"] for r in recs) / len(recs)) if recs else None}
     if a.task == "classify":
@@ -92,7 +119,8 @@ def finish(trainer, fit: dict[str, Any], wall_s: float) -> dict[str, Any]:
         results["best_val_masked_loss"] = -fit["best_score"]
     if recs:
         _try(trainer.console, plots.plot_curves, recs, out / "curves.png", f"{run.model.config.name} on {a.data}")
-    atomic_write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
+    results["files"] = saved_files(out)
+    atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=1) + "\n")
     return results
 
 

@@ -24,16 +24,15 @@ from rich.console import Console
 
 from edgevit.checkpoint import TRAIN_STATE_FILE, save_checkpoint
 from edgevit.errors import CheckpointError, ConfigError, DataError, TrainError
-from edgevit.runtimes.files import atomic_write_text, one_line, write_dir_atomically
+from edgevit.runtimes.files import one_line, write_dir_atomically
 from edgevit.train import ddp
 from edgevit.train.evaluate import evaluate
 from edgevit.train.losses import training_loss
+from edgevit.train.metrics_log import METRICS_FILE, MetricsLog
 from edgevit.train.progress import ProgressView
 from edgevit.train.run import BEST, LAST, Run
 from edgevit.train.schedule import lr_at, param_groups, set_lr, warmup_steps
 from edgevit.train.state import save_train_state, set_rng_states
-
-METRICS_FILE = "metrics.jsonl"
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -75,6 +74,7 @@ class Trainer:
                               if run.superclasses else None)
         self.start_epoch, self.step, self.best, self.best_epoch = 0, 0, -math.inf, -1
         self.records: list[dict[str, Any]] = []
+        self.stopped_early: int | None = None  # the epoch --patience stopped at
         if run.state is not None:
             self._restore(run.state)
 
@@ -223,9 +223,22 @@ class Trainer:
 
     def _fit(self) -> dict[str, Any]:
         a, d, r = self.run.args, self.d, self.run
+        log = None
         if d.is_main:
             r.out.mkdir(parents=True, exist_ok=True)
+            log = MetricsLog(r.out, tensorboard=a.tensorboard)
         view = ProgressView(self.console, d.is_main, self.total_steps, self.step, a.epochs, self.spe)
+        try:
+            self._epochs(view, log)
+        finally:
+            if log is not None:
+                log.close()
+        return {"best_epoch": self.best_epoch, "best_score": self.best, "records": self.records,
+                "stopped_early": self.stopped_early}
+
+    def _epochs(self, view: ProgressView, log: MetricsLog | None) -> None:
+        """The epochs; with --patience, stop once the validation score has not improved for that many."""
+        a, d = self.run.args, self.d
         with view:
             for epoch in range(self.start_epoch, a.epochs):
                 rec: dict[str, Any] = {"epoch": epoch + 1, **self.train_epoch(epoch, view)}
@@ -234,13 +247,18 @@ class Trainer:
                 improved = score > self.best
                 if improved:
                     self.best, self.best_epoch = score, epoch + 1
-                if d.is_main:
+                if log is not None:
                     self.records.append(rec)
-                    atomic_write_text(r.out / METRICS_FILE, "".join(json.dumps(x) + "\n" for x in self.records))
+                    log.write(self.records)
                     metrics = {k: v for k, v in rec.items() if k != "expert_usage"}
                     if improved:
                         self._save(BEST, epoch + 1, metrics, with_state=False)
                     self._save(LAST, epoch + 1, metrics, with_state=True)
                     view.epoch_line(rec, improved)
                 ddp.barrier(d)
-        return {"best_epoch": self.best_epoch, "best_score": self.best, "records": self.records}
+                if a.patience and epoch + 1 - self.best_epoch >= a.patience and epoch + 1 < a.epochs:
+                    self.stopped_early = epoch + 1
+                    if d.is_main:
+                        self.console.print(f"early stop: no better validation score for {a.patience} epochs "
+                                           f"(best epoch {self.best_epoch})", highlight=False)
+                    break

@@ -18,6 +18,7 @@ from edgevit.runtimes.files import recover_dir
 from edgevit.train import recipe
 from edgevit.train.ddp import Dist
 from edgevit.train.recipe import TrainArgs
+from edgevit.train.rundir import run_dir
 from edgevit.train.state import load_train_state
 
 LAST, BEST = "last", "best"
@@ -37,8 +38,9 @@ class Run:
 
 
 def resolve_args(args: TrainArgs, given: dict[str, Any], resume: bool) -> tuple[TrainArgs, Path, Path | None]:
-    """Apply defaults and, for --resume, the saved run's args -> (args, out dir, checkpoint to resume or None)."""
-    out = Path(args.out or args.default_out())
+    """Apply defaults and, for --resume, the saved run's args -> (args, out dir, checkpoint to resume or None).
+    Without --out the folder is runs/<data>-<model> or --name, numbered so a new run never meets an old one."""
+    out = run_dir(args.out, args.name, args.data, args.model_name(), args.task, resume)
     last = out / LAST
     if out.is_dir():
         recover_dir(last)

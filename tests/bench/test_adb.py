@@ -151,4 +151,4 @@ def test_cli_adb(fake_adb, artifacts: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "✅" in p.stdout and "1.289*" in p.stdout and "* mean" in p.stdout and "Pixel-7-Pro" in p.stdout
     assert len(calls()) == 4
-    assert (tmp_path / "o" / f"{MODEL}-tflite-fp32-t4-Pixel-7-Pro.json").exists()
+    assert (tmp_path / "o" / f"{MODEL}-tflite-fp32-b1-t4-Pixel-7-Pro.json").exists()

@@ -30,9 +30,9 @@ def test_bench_two_runtimes_json_and_files(artifacts: Path, tmp_path: Path) -> N
     assert [r["runtime"]["name"] for r in rs] == ["onnx", "tflite"] and all(r["status"] == "ok" for r in rs)
     names = sorted(f.name for f in out.iterdir())
     host = rs[0]["machine"]["name"]
-    assert names == sorted([f"{MODEL}-onnx-fp32-t1-{host}.json", f"{MODEL}-tflite-fp32-t1-{host}.json",
+    assert names == sorted([f"{MODEL}-onnx-fp32-b1-t1-{host}.json", f"{MODEL}-tflite-fp32-b1-t1-{host}.json",
                             "report.md", "report.png"])
-    assert f"| {MODEL} | onnx | onnx 1.31" in (out / "report.md").read_text()
+    assert f"| {MODEL} | — | onnx | onnx 1.31" in (out / "report.md").read_text()
 
 
 def test_bench_table_with_torch_reference(artifacts: Path, tmp_path: Path) -> None:

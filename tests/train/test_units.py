@@ -156,3 +156,14 @@ def test_dataset_superclasses_resolve():
     assert resolve(None, splits) is None
     with pytest.raises(DataError, match="no super-classes"):
         resolve("dataset", SimpleNamespace(name="digits", superclasses=None))
+
+
+def test_expert_usage_legend_names_every_expert_and_the_axes_are_labelled() -> None:
+    from edgevit.train.plots import _pyplot, expert_usage_figure
+
+    usage = {"blocks.0.ffn": [5, 1, 0], "blocks.1.ffn": [1, 2, 3, 4, 5], "blocks.2.ffn": [2, 2, 2, 2, 2]}
+    fig = expert_usage_figure(usage)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"expert {e}" for e in range(5)]
+    assert ax.get_xlabel() and ax.get_ylabel()
+    _pyplot().close(fig)
