@@ -174,7 +174,7 @@ def _assert_untouched(out: Path, before: dict[str, bytes]):
     assert _leftovers(out.parent) == []
 
 
-@pytest.mark.parametrize("case", ["input-size", "layout", "channels", "labels", "label-newline"])
+@pytest.mark.parametrize("case", ["input-size", "layout", "channels", "labels", "label-newline", "empty-last-label"])
 def test_inconsistent_bundle_is_refused_and_the_old_one_kept(tmp_path, case):
     out = tmp_path / "assets"
     write_app_bundle(FIXTURE_TFLITE, _fixture_contract(), "android", out)
@@ -193,9 +193,12 @@ def test_inconsistent_bundle_is_refused_and_the_old_one_kept(tmp_path, case):
     elif case == "labels":
         bad = make_contract("NCHW", "tflite", "model.tflite", labels=[*LABELS, "extra"])
         match = "labels"
-    else:
+    elif case == "label-newline":
         bad = make_contract("NCHW", "tflite", "model.tflite", labels=[*LABELS[:-1], "nine\nten"])
         match = "line break"
+    else:
+        bad = make_contract("NCHW", "tflite", "model.tflite", labels=[*LABELS[:-1], ""])
+        match = "last label is empty"
     with pytest.raises(ExportError, match=match):
         write_app_bundle(FIXTURE_TFLITE, bad, "android", out)
     _assert_untouched(out, before)
