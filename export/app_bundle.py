@@ -67,7 +67,6 @@ def parse_labels(text: str) -> list[str]:
     return lines
 
 
-
 def default_bundle_dir(app: str) -> Path:
     """Where the sample app in this source tree reads its bundle from."""
     _check_app(app)

@@ -90,7 +90,7 @@ arm64() {
   # bookworm's glibc is 2.36: every manylinux tag up to it.
   for v in $(seq 36 -1 17); do platforms+=(--platform "manylinux_2_${v}_aarch64"); done
   # shellcheck disable=SC2086
-  "$PY" -m pip install -q --no-compile --no-warn-script-location --target "$CACHE/arm64-bookworm.tmp/opt/site" \
+  "$PY" -m pip install -q --no-compile --no-warn-script-location --no-warn-conflicts --target "$CACHE/arm64-bookworm.tmp/opt/site" \
     --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 "${platforms[@]}" \
     --platform manylinux2014_aarch64 -c constraints.txt $reqs
   publish arm64-bookworm "$key"
