@@ -29,10 +29,12 @@ def swift_run():
         shutil.copytree(APPS / "ios", work / "apps" / "ios", ignore=shutil.ignore_patterns(".build", "Resources"))
         shutil.copytree(GOLDEN_DIR, work / "apps" / "android" / "app" / "src" / "test" / "resources")
         package, scratch = inside(root, work / "apps" / "ios"), inside(root, work / "build")
+        (work / "tmp").mkdir()
+        env = {"TMPDIR": inside(root, work / "tmp")}  # SwiftPM's temporary folders go with the work folder
         with mounted_proc(root):
             where = ["--package-path", package, "--scratch-path", scratch]
-            build = chroot_run(root, ["swift", "build", "--build-tests", *where], {}, timeout=900)
-            test = chroot_run(root, ["swift", "test", "--skip-build", "--disable-swift-testing", *where], {},
+            build = chroot_run(root, ["swift", "build", "--build-tests", *where], env, timeout=900)
+            test = chroot_run(root, ["swift", "test", "--skip-build", "--disable-swift-testing", *where], env,
                               timeout=900)
     return build, test
 
