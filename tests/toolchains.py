@@ -53,7 +53,8 @@ def workdir_in(root: Path) -> Iterator[Path]:
     finally:
         shutil.rmtree(path, ignore_errors=True)
         for leftover in (root / "tmp").glob(f"*{path.name}*"):  # e.g. SwiftPM's lock files named after it
-            leftover.unlink(missing_ok=True)
+            if leftover.is_file():
+                leftover.unlink()
 
 
 def inside(root: Path, path: Path) -> str:
