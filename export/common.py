@@ -6,18 +6,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgevit.errors import EdgevitError, ExportError
+from edgevit.runtimes.files import one_line
 
 
 @dataclass
@@ -29,6 +28,9 @@ class GraphInfo:
     input_dtype: str
     output_name: str
     output_shape: list[Any]
+    output_dtype: str = "float32"
+    num_inputs: int = 1
+    class_labels: list[str] | None = None  # a classifier's own labels (Core ML classifiers), else None
     ops: Counter = field(default_factory=Counter)
     constants: list[np.ndarray] = field(default_factory=list)  # float weights (for the experts count)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -134,11 +136,6 @@ def _decomposed_graph(ep: Any) -> Any:
         return None
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    s = " ".join(str(text).split())
-    return s[:limit] + ("..." if len(s) > limit else "")
-
-
 def converter_error(target: str, exc: BaseException, model: Any = None, sample: Any = None,
                     log: str = "") -> EdgevitError:
     """A converter failure as one ExportError naming the rejected op and its module (when we can tell)."""
@@ -150,22 +147,6 @@ def converter_error(target: str, exc: BaseException, model: Any = None, sample: 
         for op in ops:
             where = locate_op(model, sample, op)
             if where:
-                return ExportError(f"{target}: the converter rejected op {op} from {where}: {one_line(msg)}")
-        return ExportError(f"{target}: the converter rejected op {ops[0]}: {one_line(msg)}")
-    return ExportError(f"{target} conversion failed: {one_line(msg)}")
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Rename a finished temp folder into place; an existing folder is replaced only once the new one is there."""
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        final.rename(old / final.name)
-    try:
-        tmp.rename(final)
-    except BaseException:
-        if old is not None:
-            (old / final.name).rename(final)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+                return ExportError(f"{target}: the converter rejected op {op} from {where}: {one_line(msg, 300)}")
+        return ExportError(f"{target}: the converter rejected op {ops[0]}: {one_line(msg, 300)}")
+    return ExportError(f"{target} conversion failed: {one_line(msg, 300)}")

@@ -28,10 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgevit.export.formats import ROUTINGS
 from edgevit.models.layers.attention import Attention
 from edgevit.models.layers.moe import PerImageExperts, PerImageRouter, SharedSwiGLUMoE
-
-ROUTINGS = ("static", "dense")
 
 
 def argmax_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

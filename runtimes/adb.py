@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.base import path_size, resolve_artifact
-from edgevit.runtimes.bench import BenchConfig, new_result
+from edgevit.runtimes.bench import new_result
 from edgevit.runtimes.isolate import tail_line
+from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.machine import slug
 from edgevit.runtimes.remote import DeviceSpec
 
@@ -113,9 +113,9 @@ class ADBDevice:
             parts.append(f"--num_threads={threads}")
         return " ".join(shlex.quote(p) for p in parts)
 
-    def bench(self, artifact: str | Path, *, threads: int | None = None, options: dict[str, Any] | None = None,
-              cfg: BenchConfig | None = None) -> dict[str, Any]:
-        cfg = cfg or BenchConfig()
+    def bench(self, job: BenchJob) -> dict[str, Any]:
+        """Run one job's .tflite with benchmark_model on the phone (protocol knobs mapped to its flags)."""
+        artifact, threads, options, cfg = job.artifact, job.threads, job.options, job.protocol
         contract, model = resolve_artifact(artifact)
         if model.suffix != ".tflite":
             raise RuntimeHarnessError(f"--device adb runs .tflite files with benchmark_model; {model} is not one")

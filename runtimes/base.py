@@ -249,9 +249,3 @@ def open_harness(artifact: str | Path, runtime: str | None = None, *, threads: i
     runtime = runtime or runtime_for_path(artifact)
     h = get_harness(runtime)(artifact, threads=threads, options=options)
     return h.load() if load else h
-
-
-def one_line(e: BaseException | str, limit: int = 400) -> str:
-    """A runtime's (often multi-line, C++-flavoured) error message as one short line."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text[:limit] + ("..." if len(text) > limit else "")

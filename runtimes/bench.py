@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,24 +44,14 @@ import numpy as np
 
 from edgevit import __version__
 from edgevit.errors import ContractError, EdgevitError
-from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness, one_line
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness, runtime_for_path
 from edgevit.runtimes.evalset import EvalSet, load_eval_set
+from edgevit.runtimes.files import atomic_write_text, one_line
+from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.machine import machine_facts, machine_name, peak_rss_mb, slug
 
 SCHEMA = "edgevit.bench/1"
 LATENCY_KEYS = ("p50", "p90", "p99", "mean", "trimmed_mean", "std", "min", "max", "runs")
-
-
-@dataclass
-class BenchConfig:
-    warmup: int = 10
-    runs: int = 100
-    time_budget_s: float | None = None  # when set: timed runs until the budget is spent (at least 3)
-    batch: int = 1
-    large_batch: int = 32  # 0 or <= batch: skip the large-batch throughput
-    large_runs: int = 5
-    eval_limit: int | None = None
 
 
 def latency_stats(times_ms: list[float] | np.ndarray, trim: float = 0.1) -> dict[str, float | int]:
@@ -191,6 +180,28 @@ def bench_artifact(artifact: str | Path, runtime: str, *, threads: int | None = 
         r.update(status="unsupported", error=str(e))
     except EdgevitError as e:
         r.update(status="error", error=str(e))
+    return r, logits
+
+
+def run_job(job: BenchJob) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Bench one job in this process (what the child and the ssh device run). Never raises for bad input."""
+    import os
+
+    if job.machine_name:
+        os.environ["EDGEVIT_MACHINE"] = job.machine_name
+    try:
+        runtime = job.runtime or runtime_for_path(job.artifact)
+        reference = np.load(job.reference_logits, allow_pickle=False) if job.reference_logits else None
+        r, logits = bench_artifact(job.artifact, runtime, threads=job.threads, options=job.options,
+                                   cfg=job.protocol, data=job.data, reference=reference,
+                                   reference_name=job.reference_name)
+    except (EdgevitError, OSError, ValueError) as e:
+        r, logits = new_result(artifact=job.artifact, error=str(e)), None
+        r["runtime"]["name"] = job.runtime
+    r["device"] = job.device
+    if job.save_logits and logits is not None:
+        Path(job.save_logits).parent.mkdir(parents=True, exist_ok=True)
+        np.save(job.save_logits, logits)
     return r, logits
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import ContractError
+from edgevit.runtimes.files import atomic_write_text
 
 CONTRACT_FILENAME = "edgevit.json"
 FORMAT_VERSION = 1
@@ -153,32 +154,6 @@ class Contract:
             path = path / CONTRACT_FILENAME
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same folder and an atomic rename."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a published file gets the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def find_contract(artifact: str | Path) -> Path:

@@ -163,6 +163,7 @@ def render_description(d: dict[str, Any]) -> Any:
         ("parameters", human_count(m.get("params"))),
         ("active params", human_count(m["active_params"]) if m.get("active_params") else None),
         ("FLOPs / image", human_count(m["flops"]) if m.get("flops") else None),
+        ("active FLOPs", human_count(m["active_flops"]) if m.get("active_flops") not in (None, m.get("flops")) else None),
         ("input", _input_line(d["input"])), ("preprocess", _preprocess_line(d["preprocess"])),
         ("labels", _labels_line(d["labels"])), ("routing", d.get("routing")), ("precision", d.get("precision")),
         ("size", human_size(d.get("size_bytes"))), ("edgevit", d.get("edgevit_version")),

@@ -11,41 +11,10 @@ import json
 import signal
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-from edgevit.runtimes.bench import BenchConfig, new_result
-
-
-def bench_argv(artifact: str, runtime: str | None, *, threads: int | None = None,
-               options: dict[str, Any] | None = None, cfg: BenchConfig | None = None, data: str | None = None,
-               reference_logits: str | None = None, reference_name: str | None = None,
-               save_logits: str | None = None, device: str = "local", machine_name: str | None = None) -> list[str]:
-    """Arguments after `python -m edgevit.runtimes` for one bench (shared by the local and ssh paths)."""
-    cfg = cfg or BenchConfig()
-    argv = ["bench", "--artifact", str(artifact), "--runs", str(cfg.runs), "--warmup", str(cfg.warmup),
-            "--batch", str(cfg.batch), "--large-batch", str(cfg.large_batch), "--device", device]
-    if runtime:
-        argv += ["--runtime", runtime]
-    if threads:
-        argv += ["--threads", str(threads)]
-    if cfg.time_budget_s is not None:
-        argv += ["--time", str(cfg.time_budget_s)]
-    if cfg.eval_limit:
-        argv += ["--limit", str(cfg.eval_limit)]
-    if data:
-        argv += ["--data", str(data)]
-    for key, value in (options or {}).items():
-        argv += ["--option", f"{key}={value}"]
-    if reference_logits:
-        argv += ["--reference-logits", str(reference_logits)]
-    if reference_name:
-        argv += ["--reference-name", reference_name]
-    if save_logits:
-        argv += ["--save-logits", str(save_logits)]
-    if machine_name:
-        argv += ["--machine-name", machine_name]
-    return argv
+from edgevit.runtimes.bench import new_result
+from edgevit.runtimes.job import BenchJob
 
 
 def tail_line(stderr: str) -> str:
@@ -84,16 +53,11 @@ def parse_child_output(stdout: str, stderr: str, rc: int, artifact: str, runtime
     return r
 
 
-def bench_in_subprocess(artifact: str | Path, runtime: str | None, *, threads: int | None = None,
-                        options: dict[str, Any] | None = None, cfg: BenchConfig | None = None,
-                        data: str | None = None, reference_logits: str | None = None,
-                        reference_name: str | None = None, save_logits: str | None = None,
-                        timeout: float | None = 900.0, python: str | None = None,
+def bench_in_subprocess(job: BenchJob, *, timeout: float | None = 900.0, python: str | None = None,
                         env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Bench one artifact in a fresh `python -m edgevit.runtimes` child; always returns a result dict."""
-    argv = [python or sys.executable, "-m", "edgevit.runtimes"] + bench_argv(
-        str(artifact), runtime, threads=threads, options=options, cfg=cfg, data=data,
-        reference_logits=reference_logits, reference_name=reference_name, save_logits=save_logits)
+    """Bench one job in a fresh `python -m edgevit.runtimes` child; always returns a result dict."""
+    argv = [python or sys.executable, "-m", "edgevit.runtimes"] + job.to_argv()
+    artifact, runtime = job.artifact, job.runtime
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
                               stdin=subprocess.DEVNULL)

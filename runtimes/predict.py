@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import ContractError, EdgevitError, RuntimeHarnessError
-from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, one_line, open_harness
+from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, open_harness
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Preprocess, find_contract, softmax
+from edgevit.runtimes.files import one_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 PROB_KINDS = ("probabilities", "probs", "softmax")  # contract output kinds that are already probabilities

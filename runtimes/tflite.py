@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import MissingDependencyError, RuntimeHarnessError
-from edgevit.runtimes.base import Harness, one_line
+from edgevit.runtimes.base import Harness
+from edgevit.runtimes.files import one_line
 
 _MODULES = {"litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
             "tflite_runtime": ("tflite_runtime.interpreter", "tflite-runtime")}

@@ -27,7 +27,7 @@ def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, w
     import json
 
     from edgevit.runtimes.bench import write_result
-    from edgevit.runtimes.contract import atomic_write_text
+    from edgevit.runtimes.files import atomic_write_text
     from edgevit.runtimes.report import plot as make_plot
     from edgevit.runtimes.report import render_table, to_markdown
 
@@ -57,6 +57,13 @@ def _finish(results: list[dict]) -> None:
         failed = bad or results
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise RuntimeHarnessError(f"{len(failed)} of {len(results)} benches failed: {error_line(failed[0])}{more}")
+
+
+def _load_eval_set(spec: str, limit: int | None):
+    """Dataset specs are read here, on the workstation (edgevit.data), and travel to the bench as an .npz."""
+    from edgevit.data.evalset import load_eval_set
+
+    return load_eval_set(spec, limit)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,9 +104,8 @@ def register(app: typer.Typer) -> None:
             return
         from rich.text import Text
 
-        from edgevit.runtimes.__main__ import parse_options
-        from edgevit.runtimes.bench import BenchConfig
         from edgevit.runtimes.compare import CompareOptions, plan_jobs, run_jobs
+        from edgevit.runtimes.job import BenchConfig, BenchJob, parse_options
 
         if not artifact and reference is None:
             typer.echo(ctx.get_help())
@@ -107,7 +113,8 @@ def register(app: typer.Typer) -> None:
         cfg = BenchConfig(warmup=warmup, runs=runs, time_budget_s=time_budget, batch=batch,
                           large_batch=large_batch, eval_limit=limit)
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
-        opts = CompareOptions(cfg=cfg, data=data, options=parse_options(option), device=device,
+        template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
+        opts = CompareOptions(job=template, device=device, load_eval_set=_load_eval_set,
                               isolate=isolate, timeout=timeout, remote_python=remote_python,
                               ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
         err = _console(stderr=True)
@@ -126,7 +133,7 @@ def register(app: typer.Typer) -> None:
         import json
 
         from edgevit.errors import EdgevitError
-        from edgevit.runtimes.contract import atomic_write_text
+        from edgevit.runtimes.files import atomic_write_text
         from edgevit.runtimes.report import load_results
 
         results = load_results(list(paths))

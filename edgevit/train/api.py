@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from edgevit.errors import CheckpointError, DataError
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.files import atomic_write_text
 from edgevit.train import ddp
 from edgevit.train.recipe import TrainArgs
 from edgevit.train.run import BEST, prepare
@@ -111,11 +111,10 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | None, split: str = "test",
     from edgevit.train.evaluate import evaluate, write_report
 
     model, info = load_checkpoint(ckpt)
-    dmeta = info.meta.get("data") or {}
-    data = data or str(dmeta.get("spec") or "digits")
-    same = str(dmeta.get("spec")) == data
-    splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)) if same else 0.1,
-                          seed=int(dmeta.get("seed", 0)) if same else 0, limit=limit)
+    data = data or info.dataset
+    same = info.data is not None and info.data.spec == data  # its own dataset: rebuild the split it held out
+    splits = load_dataset(data, val_fraction=info.data.val_fraction if same else 0.1,
+                          seed=info.data.seed if same else 0, limit=limit)
     ds = {"test": splits.test, "val": splits.val, "train": splits.train}.get(split)
     if split not in ("test", "val", "train"):
         raise DataError(f"--split must be test, val or train, got {split!r}")
@@ -136,16 +135,16 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | None, split: str = "test",
 def derive_superclasses(ckpt: str | Path, data: str | None, num: int, out: str | Path | None = None,
                         device: str = "auto") -> dict[str, Any]:
     """`edgevit superclasses`: cluster the dense model's confusion on the held-out split into `num` groups."""
-    from edgevit.checkpoint import load_checkpoint
+    from edgevit.checkpoint import TrainData, load_checkpoint
     from edgevit.data import load_dataset
     from edgevit.train import superclasses as sc
     from edgevit.train.evaluate import evaluate
 
     model, info = load_checkpoint(ckpt)
-    dmeta = info.meta.get("data") or {}
-    data = data or str(dmeta.get("spec") or "digits")
+    data = data or info.dataset
+    trained = info.data or TrainData()
     # the split the dense model never trained on: same seed and fraction as its training run
-    splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)), seed=int(dmeta.get("seed", 0)))
+    splits = load_dataset(data, val_fraction=trained.val_fraction, seed=trained.seed)
     labels = [str(x) for x in splits.labels]
     if labels != info.labels:
         raise CheckpointError(f"{ckpt} was trained on other classes than {data!r}")

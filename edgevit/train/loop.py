@@ -23,14 +23,14 @@ from rich.console import Console
 
 from edgevit.checkpoint import save_checkpoint
 from edgevit.errors import ConfigError, DataError
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.files import atomic_write_text, write_dir_atomically
 from edgevit.train import ddp
 from edgevit.train.evaluate import evaluate
 from edgevit.train.losses import training_loss
 from edgevit.train.progress import ProgressView
 from edgevit.train.run import BEST, LAST, Run
 from edgevit.train.schedule import lr_at, param_groups, set_lr, warmup_steps
-from edgevit.train.state import save_train_state, set_rng_states, write_dir_atomically
+from edgevit.train.state import save_train_state, set_rng_states
 
 METRICS_FILE = "metrics.jsonl"
 

@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from edgevit.runtimes.contract import atomic_write_bytes
+from edgevit.runtimes.files import atomic_write_bytes
 
 
 def _pyplot():

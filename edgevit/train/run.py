@@ -14,10 +14,11 @@ import torch
 
 from edgevit.checkpoint import load_checkpoint, read_checkpoint_info
 from edgevit.errors import ConfigError
+from edgevit.runtimes.files import recover_dir
 from edgevit.train import recipe
 from edgevit.train.ddp import Dist
 from edgevit.train.recipe import TrainArgs
-from edgevit.train.state import load_train_state, recover_dir
+from edgevit.train.state import load_train_state
 
 LAST, BEST = "last", "best"
 
@@ -95,7 +96,8 @@ def prepare(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool =
         model = build_model(cfg)
         if args.init:
             init_info = load_init_weights(model, args.init)
-    supers = sc.resolve(args.superclasses, splits) if args.task == "classify" else None
+    experts = getattr(model.config, "num_experts", None)  # dataset super-classes are grouped into E
+    supers = sc.resolve(args.superclasses, splits, experts) if args.task == "classify" else None
     if supers is not None:
         check_superclasses(model, supers[0], len(labels))
     pre = pre or default_preprocess(splits, model.config.img_size, model.config.in_chans)

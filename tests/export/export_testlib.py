@@ -29,5 +29,5 @@ def write_checkpoint(path: Path, name: str, **overrides) -> Path:
     m = make_model(name, **overrides)
     c = m.config
     pre = Preprocess(size=(c.img_size, c.img_size), channels=c.in_chans)
-    save_checkpoint(path, m, [f"class{i}" for i in range(c.num_classes)], pre, {"dataset": "digits"})
+    save_checkpoint(path, m, [f"class{i}" for i in range(c.num_classes)], pre, {"data": {"spec": "digits"}})
     return path

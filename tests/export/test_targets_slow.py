@@ -93,8 +93,8 @@ def test_reduced_precision(checkpoint_factory, tmp_path, target, precision, quan
 def rerun_published(res):
     """Run the published file (after the contract was embedded) independently of the pipeline."""
     from edgevit.checkpoint import load_checkpoint
-    from edgevit.export.calibration import shipped_digits
     from edgevit.runtimes.base import open_harness
+    from edgevit.runtimes.evalset import shipped_digits
 
     model, info = load_checkpoint(res.contract.source["checkpoint"])
     images = shipped_digits().images[:16]

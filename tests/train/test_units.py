@@ -9,6 +9,7 @@ import torch
 from edgevit import create_model
 from edgevit.checkpoint import TRAIN_STATE_FILE, save_checkpoint
 from edgevit.errors import CheckpointError, ConfigError, DataError
+from edgevit.runtimes import files
 from edgevit.runtimes.contract import Preprocess
 from edgevit.train import state as st
 from edgevit.train.losses import check_superclasses, training_loss
@@ -83,8 +84,8 @@ def test_rng_state_roundtrip_and_weights_only(tmp_path):
 
 def test_atomic_dir_swap_and_recovery(tmp_path):
     target = tmp_path / "last"
-    st.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("1")))
-    st.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("2")))
+    files.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("1")))
+    files.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("2")))
     assert (target / "f").read_text() == "2" and sorted(p.name for p in tmp_path.iterdir()) == ["last"]
 
     def boom(d):
@@ -92,10 +93,10 @@ def test_atomic_dir_swap_and_recovery(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        st.write_dir_atomically(target, boom)
+        files.write_dir_atomically(target, boom)
     assert (target / "f").read_text() == "2" and sorted(p.name for p in tmp_path.iterdir()) == ["last"]
     target.rename(tmp_path / ".last.old")  # a kill between the two renames of a swap
-    st.recover_dir(target)
+    files.recover_dir(target)
     assert (target / "f").read_text() == "2"
 
 
