@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,7 +53,22 @@ DEFAULT_BUNDLE_DIRS = {
     "ios": Path("apps/ios/EdgeVit/Resources"),
 }
 
-__all__ = ["APPS", "MODEL_NAMES", "check_app_bundle", "default_bundle_dir", "write_app_bundle"]
+__all__ = ["APPS", "MODEL_NAMES", "check_app_bundle", "default_bundle_dir", "parse_labels", "write_app_bundle"]
+
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+def parse_labels(text: str) -> list[str]:
+    """`labels.txt` -> labels, by the one rule the apps share (Contract.kt and Contract.swift `parseLabels`).
+
+    Lines end at "\n", "\r\n" or "\r" and at nothing else (str.splitlines would also split at U+2028, form
+    feed, ...); trailing empty lines are dropped; every other character, spaces included, is part of a label.
+    The golden cases in the apps' preprocess_golden.json pin the rule for all three languages.
+    """
+    lines = _LINE_BREAK.split(text)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def default_bundle_dir(app: str) -> Path:
@@ -93,6 +109,8 @@ def write_app_bundle(
     for label in contract.labels:
         if "\n" in label or "\r" in label:
             raise ExportError(f"label {label!r} contains a line break: labels.txt holds one label per line")
+    if contract.labels and not contract.labels[-1]:
+        raise ExportError("the last label is empty: labels.txt would lose it (trailing empty lines are dropped)")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
@@ -153,7 +171,7 @@ def check_app_bundle(folder: str | Path, app: str | None = None) -> list[str]:
     except Exception as e:  # ContractError, or anything a malformed file raises
         return [f"{CONTRACT_FILENAME}: {e}"]
 
-    labels = (folder / LABELS_FILENAME).read_text(encoding="utf-8").splitlines()
+    labels = parse_labels((folder / LABELS_FILENAME).read_text(encoding="utf-8"))
     if labels != contract.labels:
         problems.append(f"{LABELS_FILENAME} ({len(labels)} lines) does not match the contract's {len(contract.labels)} labels")
     if contract.file != model_name:
