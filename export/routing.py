@@ -13,7 +13,14 @@ data-dependent control flow, computing the function the eval-mode PyTorch model 
   `index_select`, batched matmul, so only k experts' FLOPs run) or `DenseImageExperts` (`dense`: every expert for
   every image, combined with a dense gate vector that is zero off the chosen experts; for converters that reject
   gather, and for comparison).
-- `Attention.exportable = True`: explicit matmul-softmax instead of fused SDPA (kv heads are already repeated).
+- `Attention` (softmax) -> `GroupedAttention`: q/k/v from one fused linear (the 1/sqrt(d) scale folded into
+  the q rows), explicit matmul-softmax, and grouped-query heads computed *without repeating* k/v: the query heads
+  that share a kv head are stacked as extra rows of one matmul, `(B, Hkv, rep*N, d) @ (B, Hkv, d, N)`. Fewer ops
+  than repeat+SDPA on every runtime, no extra FLOPs, and no `BROADCAST_TO` for litert-torch to mis-fold: its
+  converter rewrote the k transpose after a multi-query (`num_kv_heads=1`) repeat into a RESHAPE, a different
+  function (max logit diff 0.15-0.55 on a trained mmoe_vit_xxs; see tests/export/test_config_grid.py).
+- Other attention kinds keep the model's own code with `exportable = True`, their kv heads repeated in the
+  kv projection's weights (exact, static, no repeat op) for the same reason.
 
 Ties: argmax rounds pick the lowest expert index among equal scores. `torch.topk` breaks exact ties
 arbitrarily, so a router with exactly tied logits (a zero-initialised, untrained router) is ill-defined in
@@ -29,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgevit.models.layers.attention import Attention
+from edgevit.models.layers.embeddings import apply_rope
 from edgevit.models.layers.moe import PerImageExperts, PerImageRouter, SharedSwiGLUMoE
 
 ROUTINGS = ("static", "dense")
@@ -125,6 +133,53 @@ class DenseImageExperts(nn.Module):
         return (dense[:, :, None, None] * y).sum(1)
 
 
+class GroupedAttention(nn.Module):
+    """Export form of softmax `Attention`: one fused qkv matmul, grouped-query heads as stacked rows, no repeat.
+
+    Query head h uses kv head h // rep (as `repeat_interleave` in the model), so viewing the q heads as
+    (Hkv, rep) and stacking `rep` next to the tokens gives each kv head one (rep*N, d) @ (d, N) matmul.
+    """
+
+    def __init__(self, attn: Attention) -> None:
+        super().__init__()
+        H, Hkv, d = attn.num_heads, attn.num_kv_heads, attn.head_dim
+        self.num_heads, self.num_kv_heads, self.head_dim, self.rep = H, Hkv, d, H // Hkv
+        scale = d**-0.5
+        w = torch.cat([attn.q.weight * scale, attn.kv.weight])
+        self.qkv = nn.Linear(w.shape[1], w.shape[0], bias=attn.q.bias is not None)
+        self.qkv.weight.data.copy_(w)
+        if attn.q.bias is not None:
+            self.qkv.bias.data.copy_(torch.cat([attn.q.bias * scale, attn.kv.bias]))
+        self.proj = attn.proj
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        B, N, C = x.shape
+        Hkv, rep, d = self.num_kv_heads, self.rep, self.head_dim
+        qkv = self.qkv(x)
+        q = qkv[..., :C].reshape(B, N, Hkv, rep, d).permute(0, 2, 3, 1, 4)  # (B, Hkv, rep, N, d)
+        kv = qkv[..., C:].reshape(B, N, 2, Hkv, d).permute(2, 0, 3, 1, 4)  # (2, B, Hkv, N, d)
+        k, v = kv[0], kv[1]
+        if rope is not None:  # q was scaled before rotation: rotation is linear, so the scale commutes
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
+        attn = (q.reshape(B, Hkv, rep * N, d) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, Hkv, rep*N, N)
+        out = (attn @ v).reshape(B, Hkv, rep, N, d).permute(0, 3, 1, 2, 4)  # (B, N, Hkv, rep, d)
+        return self.proj(out.reshape(B, N, C))
+
+
+def _repeat_kv_weights(attn: Attention) -> None:
+    """Give `attn` one kv head per query head by repeating the kv projection's rows (exact, no repeat op)."""
+    if attn.num_kv_heads == attn.num_heads:
+        return
+    rep, d, Hkv = attn.num_heads // attn.num_kv_heads, attn.head_dim, attn.num_kv_heads
+    old = attn.kv
+    idx = torch.arange(2 * Hkv * d).view(2, Hkv, 1, d).expand(2, Hkv, rep, d).reshape(-1)
+    new = nn.Linear(old.in_features, idx.numel(), bias=old.bias is not None)
+    new.weight.data.copy_(old.weight[idx])
+    if old.bias is not None:
+        new.bias.data.copy_(old.bias[idx])
+    attn.kv, attn.num_kv_heads = new, attn.num_heads
+
+
 def _swap(model: nn.Module, routing: str) -> int:
     """Replace MoE submodules in place; returns how many were swapped."""
     swapped = 0
@@ -135,6 +190,13 @@ def _swap(model: nn.Module, routing: str) -> int:
             new = StaticImageRouter(child)
         elif isinstance(child, PerImageExperts):
             new = GatherImageExperts(child) if routing == "static" else DenseImageExperts(child)
+        elif isinstance(child, Attention):
+            if child.kind == "softmax":
+                setattr(model, name, GroupedAttention(child))
+            else:
+                _repeat_kv_weights(child)
+                child.exportable = True
+            continue
         else:
             new = None
         if new is not None:
@@ -154,12 +216,10 @@ def to_static(model: nn.Module, routing: str = "static") -> nn.Module:
     if routing not in ROUTINGS:
         raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
     static = copy.deepcopy(model).eval()
+    n = _swap(static, routing)
     for p in static.parameters():
         p.requires_grad_(False)
-    n = _swap(static, routing)
     for m in static.modules():
-        if isinstance(m, Attention):
-            m.exportable = True
         if isinstance(m, nn.Dropout):
             m.p = 0.0
     static.edgevit_routing = routing if n else "none"
