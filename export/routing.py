@@ -3,9 +3,9 @@
 `to_static(model, routing)` returns a copy of `model` in eval mode whose forward has fixed shapes and no
 data-dependent control flow, computing the function the eval-mode PyTorch model computes:
 
-- `SharedSwiGLUMoE` (token-level top-k, mMoE-ViT) -> `StaticTokenMoE`: the router's clean logits, top-k by k
-  rounds of argmax with comparison one-hots (no `torch.topk`: TFLite's interpreter rejects the STABLEHLO_SORT it
-  can lower to; no `F.one_hot`), a dense gate vector, then the shared-V/W2 identity (`xV`, `W2` once per token,
+- `SharedSwiGLUMoE` (token-level top-k, mMoE-ViT) -> `StaticTokenMoE`: the router's clean logits, a top-k mask
+  by k rounds of argmax with comparison one-hots (no `torch.topk`: TFLite's interpreter rejects the STABLEHLO_SORT
+  it can lower to; no `F.one_hot`), a dense gate vector (softmax restricted to the mask), then the shared-V/W2 identity (`xV`, `W2` once per token,
   all `W_e` in one matmul). Token-level gathers cost far more than the one stacked matmul on every runtime
   measured (TOOLCHAIN.md), so this one form serves both `static` and `dense` routing.
 - `PerImageRouter` (Mobile V-MoE) -> `StaticImageRouter`: softmax, then argmax-top-k on the class (or mean) token.
@@ -62,8 +62,27 @@ def argmax_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tenso
     return torch.stack(vals, -1), torch.stack(idxs, -1), torch.stack(hots, -2).to(scores.dtype)
 
 
+def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean (..., E) mask of the k largest scores by k argmax rounds (ties to the lowest index, as eval)."""
+    ar = torch.arange(scores.shape[-1], device=scores.device)
+    floor = scores.amin(dim=-1, keepdim=True) - 1.0
+    cur, mask = scores, None
+    for r in range(k):
+        hot = cur.argmax(dim=-1, keepdim=True) == ar  # (..., E) comparison one-hot
+        mask = hot if mask is None else mask | hot
+        if r + 1 < k:
+            cur = torch.where(hot, floor, cur)
+    assert mask is not None
+    return mask
+
+
 class StaticTokenMoE(nn.Module):
-    """Export form of `SharedSwiGLUMoE`: dense gates from argmax-top-k, one stacked matmul for all W_e."""
+    """Export form of `SharedSwiGLUMoE`: dense gates from an argmax-top-k mask, one stacked matmul for all W_e.
+
+    Gates are the softmax over the k chosen logits, written densely: exp(l - max l) on the mask, normalised.
+    The top-1 logit is the row max, so this equals eval's softmax of the top-k values scattered to (T, E),
+    in about half the graph nodes of stacking per-round values and one-hots.
+    """
 
     def __init__(self, moe: SharedSwiGLUMoE) -> None:
         super().__init__()
@@ -73,8 +92,9 @@ class StaticTokenMoE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, D = x.shape
         flat = x.reshape(B * N, D)
-        vals, _, hots = argmax_topk(self.w_gate(flat), self.top_k)  # (T, k), (T, k, E)
-        gates = (vals.softmax(-1).unsqueeze(-1) * hots).sum(-2)  # (T, E) dense, k non-zeros
+        logits = self.w_gate(flat)  # (T, E)
+        e = torch.exp(logits - logits.amax(dim=-1, keepdim=True)) * topk_mask(logits, self.top_k).to(logits.dtype)
+        gates = e / e.sum(dim=-1, keepdim=True)  # (T, E) dense, k non-zeros
         h = F.silu(self.w_experts(flat)).view(B * N, self.num_experts, self.hidden)
         mixed = (gates.unsqueeze(-1) * h).sum(1)
         return self.w2(mixed * self.v(flat)).view(B, N, D)
@@ -155,13 +175,16 @@ class GroupedAttention(nn.Module):
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         B, N, C = x.shape
         Hkv, rep, d = self.num_kv_heads, self.rep, self.head_dim
-        qkv = self.qkv(x)
+        qkv = self.qkv(x)  # (B, N, C + 2*Hkv*d): q heads, then k heads, then v heads
         q = qkv[..., :C].reshape(B, N, Hkv, rep, d).permute(0, 2, 3, 1, 4)  # (B, Hkv, rep, N, d)
-        kv = qkv[..., C:].reshape(B, N, 2, Hkv, d).permute(2, 0, 3, 1, 4)  # (2, B, Hkv, N, d)
-        k, v = kv[0], kv[1]
-        if rope is not None:  # q was scaled before rotation: rotation is linear, so the scale commutes
-            q, k = apply_rope(q, rope), apply_rope(k, rope)
-        attn = (q.reshape(B, Hkv, rep * N, d) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, Hkv, rep*N, N)
+        k = qkv[..., C:C + Hkv * d].reshape(B, N, Hkv, d)
+        v = qkv[..., C + Hkv * d:].reshape(B, N, Hkv, d).permute(0, 2, 1, 3)  # (B, Hkv, N, d)
+        if rope is None:
+            kt = k.permute(0, 2, 3, 1)  # (B, Hkv, d, N) in one transpose
+        else:  # q was scaled before rotation: rotation is linear, so the scale commutes
+            q = apply_rope(q, rope)
+            kt = apply_rope(k.permute(0, 2, 1, 3), rope).transpose(-2, -1)
+        attn = (q.reshape(B, Hkv, rep * N, d) @ kt).softmax(dim=-1)  # (B, Hkv, rep*N, N)
         out = (attn @ v).reshape(B, Hkv, rep, N, d).permute(0, 3, 1, 2, 4)  # (B, N, Hkv, rep, d)
         return self.proj(out.reshape(B, N, C))
 
