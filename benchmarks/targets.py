@@ -12,7 +12,9 @@ throughput as a share of the single-thread sgemm peak (`peak.py`) are measured i
     python benchmarks/targets.py --data fashion-mnist
     python benchmarks/targets.py --checkpoint mmoe_vit_xxs=runs/x/best --checkpoint vit_mlit_xxs=runs/y/best
 
-Writes benchmarks/results/targets-<data>.{json,md}; `render_readme.py` puts the table in the README.
+Writes benchmarks/results/targets-<data>.{json,md}; `render_readme.py` puts the table in the README. A run for
+some models keeps the other models' rows from their own earlier run (each target compares artifacts of one model,
+measured in one run); `--render-only` rewrites the table from the JSON.
 """
 
 from __future__ import annotations
@@ -186,8 +188,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=100, help="timed runs per artifact per round")
     ap.add_argument("--test-images", type=int, default=None, help="test images for top-1 (default: all)")
     ap.add_argument("--calib-images", type=int, default=256)
+    ap.add_argument("--render-only", action="store_true", help="rewrite the .md from the .json; no runs")
     a = ap.parse_args()
     tag = a.data.split(":")[0]
+    path = RESULTS / f"targets-{tag}.json"
+    if a.render_only:
+        result = json.loads(path.read_text())
+        result["targets"] = targets(result["models"], result["meta"]["peak_gflops"], result["flops"])
+        write_json(path, result)
+        print(write_md(result, RESULTS / f"targets-{tag}.md"))
+        return
     pairs = [c.split("=", 1) for c in a.checkpoint] or [
         (m, str(a.runs_dir / tag / f"{m}-s0" / "best")) for m in (FLAGSHIP, TWIN)]
     work = ROOT / "runs" / "bench-targets" / tag
@@ -209,8 +219,18 @@ def main() -> None:
     cmd = "python benchmarks/targets.py --data " + a.data + "".join(f" --checkpoint {c}" for c in a.checkpoint)
     meta = {"data": a.data, "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "peak_gflops": peak,
             "rounds": a.rounds, "runs": a.runs, "threads": 1, "total_wall_s": round(time.time() - t0), "command": cmd}
+    for m in models:
+        m["command"], m["date"] = cmd, meta["date"]
+    if path.exists():  # keep other models' rows from their own run
+        old = json.loads(path.read_text())
+        mine = {m["label"] for m in models}
+        models = [m for m in old.get("models", []) if m["label"] not in mine] + models
+        flops = {**old.get("flops", {}), **flops}
+        meta["total_wall_s"] += old.get("meta", {}).get("total_wall_s", 0)
+        if old.get("meta", {}).get("command") and old["meta"]["command"] != cmd:
+            meta["command"] = old["meta"]["command"] + "; " + cmd
     result = {"meta": meta, "models": models, "flops": flops, "targets": targets(models, peak, flops)}
-    write_json(RESULTS / f"targets-{tag}.json", result)
+    write_json(path, result)
     print(write_md(result, RESULTS / f"targets-{tag}.md"))
     print(json.dumps({"wrote": str(RESULTS / f"targets-{tag}.md")}))
 
