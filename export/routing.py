@@ -5,8 +5,8 @@ data-dependent control flow, computing the function the eval-mode PyTorch model 
 
 - `SharedSwiGLUMoE` (token-level top-k, mMoE-ViT) -> `StaticTokenMoE`: the router's clean logits, a top-k mask
   by k rounds of argmax with comparison one-hots (no `torch.topk`: TFLite's interpreter rejects the STABLEHLO_SORT
-  it can lower to; no `F.one_hot`), a dense gate vector (softmax restricted to the mask), then the shared-V/W2 identity (`xV`, `W2` once per token,
-  all `W_e` in one matmul). Token-level gathers cost far more than the one stacked matmul on every runtime
+  it can lower to; no `F.one_hot`), a dense gate vector (softmax restricted to the mask), then the shared-V/W2
+  identity (`xV`, `W2` once per token, all `W_e` in one matmul). Token-level gathers cost far more than the one stacked matmul on every runtime
   measured (TOOLCHAIN.md), so this one form serves both `static` and `dense` routing.
 - `PerImageRouter` (Mobile V-MoE) -> `StaticImageRouter`: softmax, then argmax-top-k on the class (or mean) token.
 - `PerImageExperts` -> `GatherImageExperts` (`static`: the k chosen experts' stacked weights gathered with
@@ -16,7 +16,7 @@ data-dependent control flow, computing the function the eval-mode PyTorch model 
 - `Attention` (softmax) -> `GroupedAttention`: q/k/v from one fused linear (the 1/sqrt(d) scale folded into
   the q rows), explicit matmul-softmax, and grouped-query heads computed *without repeating* k/v: the query heads
   that share a kv head are stacked as extra rows of one matmul, `(B, Hkv, rep*N, d) @ (B, Hkv, d, N)`. Fewer ops
-  than repeat+SDPA on every runtime, no extra FLOPs, and no `BROADCAST_TO` for litert-torch to mis-fold: its
+  than repeat + matmul-softmax in ONNX and LiteRT, no extra FLOPs, and no `BROADCAST_TO` for litert-torch to mis-fold: its
   converter rewrote the k transpose after a multi-query (`num_kv_heads=1`) repeat into a RESHAPE, a different
   function (max logit diff 0.15-0.55 on a trained mmoe_vit_xxs; see tests/export/test_config_grid.py).
 - Other attention kinds keep the model's own code with `exportable = True`, their kv heads repeated in the
