@@ -53,6 +53,14 @@ def section() -> str:
         parts.append((RESULTS / f"latency-{tag}.md").read_text())
         if (RESULTS / f"latency-{tag}.png").exists():
             parts.append(f"![latency {tag}](benchmarks/results/latency-{tag}.png)\n")
+    for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
+        meta = json.loads(f.read_text())["meta"]
+        tag = f.stem.split("-", 1)[1]
+        parts.append(f"### Export targets (issue 14): models trained on {meta['data']}\n")
+        parts.append(f"`{meta['command']}` — {meta['machine']}; {meta['date']}; {meta['total_wall_s'] / 60:.0f} min "
+                     "in all. Every ratio compares two artifacts timed in the same interleaved rounds (1 thread, "
+                     "batch 1), so machine drift cancels; absolute times do not compare across tables.\n")
+        parts.append((RESULTS / f"targets-{tag}.md").read_text().split("\n", 2)[2])
     notes = RESULTS / "findings.md"
     if notes.exists():
         parts.append(notes.read_text())

@@ -5,7 +5,7 @@
 | onnx | model.onnx | edgevit.export.onnx | fp32, fp16, int8 | dynamic, static | NCHW | onnx |
 | coreml | model.mlpackage | edgevit.export.coreml | fp16, fp32, int8 | linear, palettize | NCHW, NHWC | coreml |
 | tflite | model.tflite | edgevit.export.tflite | fp32, fp16, int8 | dynamic, static, weight | NCHW, NHWC | tflite |
-| executorch | model.pte | edgevit.export.executorch | fp32, int8 | dynamic | NCHW | executorch |
+| executorch | model.pte | edgevit.export.executorch | fp32, int8 | dynamic, static | NCHW | executorch |
 
 Every target module has the same interface::
 
@@ -80,7 +80,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            ("litert_torch", "ai_edge_litert", "ai_edge_quantizer"),
            embeds="model metadata buffer 'edgevit'", calibrated=("static",)),
     Format("executorch", "ExecuTorch (XNNPACK)", "model.pte", "edgevit.export.executorch", "executorch",
-           ("fp32", "int8"), ("dynamic",), ("NCHW",), "executorch", ("executorch",), embeds=""),
+           ("fp32", "int8"), ("dynamic", "static"), ("NCHW",), "executorch", ("executorch",), embeds="",
+           calibrated=("static",)),
 )}
 
 
