@@ -63,8 +63,9 @@ def work(tmp_path_factory) -> Path:
     for i in range(N_IMAGES):
         Image.fromarray(d["images"][i]).save(work / "images" / f"{i:02d}.png")
     # edgevit itself as a wheel (built from this tree, as `pip install edgevit[pi]` would get it)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir",
-                           str(work / "wheel"), str(REPO)], capture_output=True, text=True, timeout=600)
+    # --no-build-isolation: the venv's setuptools builds it, so the test needs no package index.
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                           "--wheel-dir", str(work / "wheel"), str(REPO)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
 
