@@ -68,7 +68,7 @@ def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     cur, mask = scores, None
     for r in range(k):
         hot = cur.argmax(dim=-1, keepdim=True) == ar  # (..., E) comparison one-hot
-        mask = hot if mask is None else mask | hot
+        mask = hot if mask is None else torch.logical_or(mask, hot)  # Core ML has no `|` (aten __or__)
         if r + 1 < k:
             cur = torch.where(hot, floor, cur)
     assert mask is not None

@@ -96,7 +96,7 @@ class VisionTransformer(nn.Module):
         B = patches.shape[0]
         has_cls = int(self.cls_token is not None)
         if self.pos_embed is not None:
-            pe = self.pos_embed[:, has_cls:]  # (1, N, D) patch positions
+            pe = self.pos_embed[:, has_cls:] if has_cls else self.pos_embed  # (1, N, D); [:, 0:] exports as `alias`
             patches = patches + (pe if positions is None else pe[0][positions])
         tok_pos = None if positions is None else positions + has_cls  # token index 0 is the class token's
         if self.cls_token is not None:
