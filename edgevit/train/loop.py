@@ -236,14 +236,14 @@ class Trainer:
         a = self.run.args
         if self.budget_s is None:
             return lr_at(self.step, self.total_steps, self.peak_lr, self.warmup, a.min_lr)
-        spent = self.elapsed()
-        if self.d.enabled:  # every rank must stop at the same step and use the same lr: rank 0's clock rules
-            spent = float(ddp.broadcast_from_main(torch.tensor([spent], dtype=torch.float64, device=self.d.device),
-                                                  self.d)[0])
-        if self.time_up or spent + 1.2 * self.val_s >= self.budget_s:
+        # the last validation must fit in the budget too; every rank must stop at the same step and use the
+        # same lr, so rank 0's clock rules
+        clock = torch.tensor([self.elapsed(), self.budget_s - 1.2 * self.val_s], dtype=torch.float64)
+        spent, end = ddp.broadcast_from_main(clock.to(self.d.device), self.d).tolist()
+        if self.time_up or spent >= end:
             self.time_up = True
             return None
-        return lr_at_time(spent / self.budget_s, self.peak_lr, a.budget_warmup, a.min_lr)
+        return lr_at_time(spent / max(end, 1e-9), self.peak_lr, a.budget_warmup, a.min_lr)
 
     def validate(self, epoch: int) -> dict[str, Any]:
         """Classification: accuracy/loss on the val split. MAE: masked-patch loss with fixed masks."""
@@ -312,5 +312,8 @@ class Trainer:
                     self._save(LAST, epoch + 1, metrics, with_state=True)
                     view.epoch_line(rec, improved)
                 ddp.barrier(d)
+        if self.time_up and d.is_main and self.records:  # the budget ran out between epochs: mark last/ done
+            metrics = {k: v for k, v in self.records[-1].items() if k != "expert_usage"}
+            self._save(LAST, self.records[-1]["epoch"], metrics, with_state=True)
         return {"best_epoch": self.best_epoch, "best_score": self.best, "records": self.records,
                 "train_seconds": self.elapsed(), "epochs_done": self.step / self.spe}
