@@ -39,6 +39,8 @@ def section() -> str:
         parts.append(deltas(acc))
         if (RESULTS / f"accuracy-{tag}.png").exists():
             parts.append(f"![accuracy {tag}](benchmarks/results/accuracy-{tag}.png)\n")
+    for f in sorted(RESULTS.glob("budget-*.json"), key=quick_variant_last):
+        parts.append(budget_section(f))
     for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
         meta = json.loads(f.read_text())["meta"]
         tag = f.stem.split("-", 1)[1]
@@ -55,6 +57,20 @@ def section() -> str:
     if notes.exists():
         parts.append(notes.read_text())
     return "\n".join(parts)
+
+
+def budget_section(f: Path) -> str:
+    """benchmarks/budget.py's rows: the same wall-clock budget per row, the lr schedule planned on time."""
+    data = json.loads(f.read_text())
+    rows = data["rows"]
+    lines = [f"### Accuracy at a wall-clock budget: {data['data']}\n",
+             "Each row trains for the stated minutes of wall time (warm-up + cosine over the budget, so every row "
+             "ends at its minimum lr), then is tested on the full test set. The machine is shared: the load average "
+             "and the images per second say how much of it a row got.\n",
+             (RESULTS / f"{f.stem}.md").read_text()]
+    for r in rows:
+        lines.append(f"- {r['label']}, {r['budget_minutes']:g} min: `{r['command']}` — {r['machine']}; {r['date']}")
+    return "\n".join(lines) + "\n"
 
 
 REFERENCES = {  # group -> the row every other row of the group is compared with
