@@ -98,6 +98,7 @@ class Trainer:
         self.augment = augment_config(a, run.splits.name, run.model.config.img_size)
         self.budget_s = a.budget_minutes * 60 if a.budget_minutes else None
         self.elapsed0, self.clock0, self.val_s, self.time_up = 0.0, time.perf_counter(), 0.0, False
+        self.train_rate = 0.0  # images per second of the epoch so far (sets the first validation's reserve)
         self.superclass_of = (torch.tensor(run.superclasses[0], device=d.device)
                               if run.superclasses else None)
         self.start_epoch, self.step, self.best, self.best_epoch = 0, 0, -math.inf, -1
@@ -218,7 +219,8 @@ class Trainer:
             n = len(y)
             sums += torch.tensor([float(loss.detach()) * n, correct, n], dtype=torch.float64, device=d.device)
             done = (i + 1) * n * d.world_size
-            view.step(epoch, i, float(sums[0] / sums[2]), float(sums[1] / sums[2]), done / (time.perf_counter() - t0))
+            self.train_rate = done / (time.perf_counter() - t0)
+            view.step(epoch, i, float(sums[0] / sums[2]), float(sums[1] / sums[2]), self.train_rate)
         if d.device.type == "cuda":
             torch.cuda.synchronize()
         if not sums[2]:  # the budget ran out before this epoch's first step
@@ -238,12 +240,19 @@ class Trainer:
             return lr_at(self.step, self.total_steps, self.peak_lr, self.warmup, a.min_lr)
         # the last validation must fit in the budget too; every rank must stop at the same step and use the
         # same lr, so rank 0's clock rules
-        clock = torch.tensor([self.elapsed(), self.budget_s - 1.2 * self.val_s], dtype=torch.float64)
+        clock = torch.tensor([self.elapsed(), self.budget_s - 1.2 * self.validation_estimate()], dtype=torch.float64)
         spent, end = ddp.broadcast_from_main(clock.to(self.d.device), self.d).tolist()
         if self.time_up or spent >= end:
             self.time_up = True
             return None
         return lr_at_time(spent / max(end, 1e-9), self.peak_lr, a.budget_warmup, a.min_lr)
+
+    def validation_estimate(self) -> float:
+        """Seconds the next validation will take: the last one's, or before any, the val images at three times
+        the training speed so far (a forward pass costs about a third of a training step)."""
+        if self.val_s or self.train_rate <= 0:
+            return self.val_s
+        return len(self.run.splits.val.targets) / (3.0 * self.train_rate)
 
     def validate(self, epoch: int) -> dict[str, Any]:
         """Classification: accuracy/loss on the val split. MAE: masked-patch loss with fixed masks."""

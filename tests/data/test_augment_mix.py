@@ -65,7 +65,7 @@ def test_randaugment_keeps_shape_and_range_and_follows_the_torch_seed():
     torch.manual_seed(1)
     b = randaugment(x, 9, 2)
     assert a.shape == x.shape and torch.equal(a, b)
-    assert 0.0 <= float(a.min()) and float(a.max()) <= 1.0
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
     assert not torch.equal(a, x)
 
 
