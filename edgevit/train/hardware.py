@@ -41,9 +41,10 @@ def oversubscription(threads: int, processes_per_machine: int = 1) -> str | None
         return None
     cores = usable_cores()
     if load > cores:
+        hint = "try --threads 1" if threads > 1 else "expect a fraction of the usual speed"
         return (f"the machine is oversubscribed (load average {load:.1f} on {cores} cores) and this run adds "
-                f"{threads * processes_per_machine} thread(s): throughput collapses when threads wait for cores; "
-                "try --threads 1")
+                f"{threads * processes_per_machine} thread(s): throughput collapses when threads wait for "
+                f"cores; {hint}")
     return None
 
 
