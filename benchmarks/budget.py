@@ -15,11 +15,14 @@ several runs; each keeps its own command, machine, date and the load average the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from common import RESULTS, ROOT, edgevit, machine_line, md_table, write_json
@@ -82,6 +85,18 @@ def train_row(label: str, seed: int, args: argparse.Namespace, runs: Path) -> di
     return res
 
 
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on PATH.lock for a read-merge-write of the results file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def merge_rows(path: Path, new: list[dict]) -> list[dict]:
     """Earlier rows kept unless a new row has the same (label, budget_minutes)."""
     old = json.loads(path.read_text())["rows"] if path.exists() else []
@@ -128,9 +143,10 @@ def main() -> None:
             "edgevit_commands": [c for r in per_seed for c in r["commands"]],
             "machine": machine_line(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         })
-        rows = merge_rows(path, new)
-        write_json(path, {"data": args.data, "rows": rows})
-        path.with_suffix(".md").write_text(table(rows))
+        with locked(path):  # several budget.py processes may finish rows at the same time
+            rows = merge_rows(path, new)
+            write_json(path, {"data": args.data, "rows": rows})
+            path.with_suffix(".md").write_text(table(rows))
         print(f"{label}: top-1 {100 * new[-1]['top1']:.2f}% in {new[-1]['train_seconds'] / 60:.1f} min "
               f"({new[-1]['epochs']:.2f} epochs) -> {path}", flush=True)
 
