@@ -60,22 +60,22 @@ def results_of(run: Path) -> dict:
 def train_row(label: str, seed: int, args: argparse.Namespace, runs: Path) -> dict:
     """Train (and pre-train) one row for one seed -> its results.json, with the commands run."""
     model, extra = ROWS[label]
-    common = ["--data", args.data, "--recipe", args.recipe, "--seed", str(seed), "--threads", str(args.threads)]
+    common = ["--data", args.data, "--seed", str(seed), "--threads", str(args.threads)]
     if args.limit:
         common += ["--limit", str(args.limit)]
     out = runs / f"{slug(label)}-{args.budget_minutes:g}min-s{seed}"
     commands, budget, pre_s = [], args.budget_minutes, 0.0
     if "{mae}" in extra:
         mae_out = out.with_name(out.name + "-mae")
-        pre = ["pretrain", "--model", model, *common, *same_geometry(args.recipe), "--recipe", "mae",
+        pre = ["pretrain", "--model", model, "--recipe", "mae", *common, *same_geometry(args.recipe),
                "--budget-minutes", f"{budget * MAE_SHARE:g}", "--out", str(mae_out)]
         if not (mae_out / "results.json").exists():
             edgevit(*pre, log=runs / "logs" / f"{mae_out.name}.log")
         commands.append("edgevit " + shlex.join(pre))
         pre_s = results_of(mae_out)["train_seconds"]
-        budget = max(budget - pre_s / 60, 0.5)
+        budget = max(budget - pre_s / 60, 0.1 * budget)
         extra = ["--init", str(mae_out / "best")]
-    cmd = ["train", "--model", model, *common, *extra, "--budget-minutes", f"{budget:g}", "--out", str(out)]
+    cmd = ["train", "--model", model, "--recipe", args.recipe, *common, *extra, "--budget-minutes", f"{budget:g}", "--out", str(out)]
     if not (out / "results.json").exists():
         edgevit(*cmd, log=runs / "logs" / f"{out.name}.log")
     commands.append("edgevit " + shlex.join(cmd))
