@@ -66,7 +66,8 @@ def budget_section(f: Path) -> str:
     lines = [f"### Accuracy at a wall-clock budget: {data['data']}\n",
              "Each row trains for the stated minutes of wall time (warm-up + cosine over the budget, so every row "
              "ends at its minimum lr), then is tested on the full test set. The machine is shared: the load average "
-             "and the images per second say how much of it a row got.\n",
+             "and the images per second say how much of it a row got; rows with the same date ran side by side. "
+             "A MAE row's pre-training time is inside its budget and its epochs count the fine-tuning only.\n",
              (RESULTS / f"{f.stem}.md").read_text()]
     for r in rows:
         lines.append(f"- {r['label']}, {r['budget_minutes']:g} min: `{r['command']}` — {r['machine']}; {r['date']}")
