@@ -1,4 +1,5 @@
-"""Regenerate the README's results section from benchmarks/results/*.json and *.md (never typed by hand).
+"""Regenerate the results from benchmarks/results/*.json and *.md (never typed by hand): the full tables go to
+benchmarks/results/RESULTS.md, the README keeps a short summary (`summary`) that links to them.
 
     python benchmarks/render_readme.py
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 from common import RESULTS, ROOT
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+FULL = RESULTS / "RESULTS.md"
 
 
 def quick_variant_last(path: Path) -> tuple[bool, str]:
@@ -53,10 +55,24 @@ def section() -> str:
         parts.append((RESULTS / f"latency-{tag}.md").read_text())
         if (RESULTS / f"latency-{tag}.png").exists():
             parts.append(f"![latency {tag}](benchmarks/results/latency-{tag}.png)\n")
+    for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
+        parts.append(targets_section(f))
     notes = RESULTS / "findings.md"
     if notes.exists():
         parts.append(notes.read_text())
     return "\n".join(parts)
+
+
+def targets_section(f: Path) -> str:
+    """benchmarks/targets.py's table: the export targets as ratios measured in one run, with goal and status."""
+    meta = json.loads(f.read_text())["meta"]
+    tag = f.stem.split("-", 1)[1]
+    return "\n".join([
+        f"### Export targets: models trained on {meta['data']}\n",
+        f"`{meta['command']}` — {meta['machine']}; {meta['date']}; {meta['total_wall_s'] / 60:.0f} min "
+        "in all. Every ratio compares two artifacts timed in the same interleaved rounds (1 thread, "
+        "batch 1), so machine drift cancels; absolute times do not compare across tables.\n",
+        (RESULTS / f"targets-{tag}.md").read_text().split("\n", 2)[2]])
 
 
 def budget_section(f: Path) -> str:
@@ -117,10 +133,62 @@ def deltas(acc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fastest_rows(f: Path) -> list[str]:
+    """One markdown row per model of a latency file: its fastest validated runtime x precision at batch 1, and
+    eager PyTorch for scale."""
+    data = json.loads(f.read_text())
+    best: dict[str, dict] = {}
+    eager: dict[str, float] = {}
+    for r in data["results"]:
+        p50 = (r.get("latency_ms") or {}).get("p50")
+        if r.get("status") != "ok" or p50 is None or (r.get("batch") or 1) != 1:
+            continue
+        label = r.get("label") or r.get("model")
+        if r["runtime"]["name"] == "torch":
+            eager[label] = min(p50, eager.get(label, p50))
+        elif label not in best or p50 < best[label]["latency_ms"]["p50"]:
+            best[label] = r
+    rows = ["| model | fastest export | p50 ms | top-1 | eager PyTorch ms |", "|---|---|---:|---:|---:|"]
+    for label, r in best.items():
+        acc = "—" if r.get("accuracy") is None else f"{100 * r['accuracy']:.1f}"
+        torch_ms = f"{eager[label]:.3f}" if label in eager else "—"
+        rows.append(f"| {label} | {r['runtime']['name']} {r['precision']} | {r['latency_ms']['p50']:.3f} | {acc} | "
+                    f"{torch_ms} |")
+    return rows
+
+
+def summary() -> str:
+    """The README's results: what the tables say, the accuracy tables (short) and each model's fastest export;
+    the full tables (every runtime x precision, distance to the machine's limit) are in RESULTS.md."""
+    parts = ["## Results\n",
+             "Measured on this project's shared CI-class machine by the scripts in `benchmarks/`. Full tables, "
+             "commands and plots: [benchmarks/results/RESULTS.md](benchmarks/results/RESULTS.md) "
+             "(`python benchmarks/render_readme.py` rewrites both from `benchmarks/results/`).\n"]
+    for f in sorted(RESULTS.glob("accuracy-*.json"), key=quick_variant_last):
+        tag = f.stem.split("-", 1)[1]
+        meta = json.loads(f.read_text())["meta"]
+        parts.append(f"### Accuracy: {meta['data']} ({meta['epochs']} epochs, {meta.get('img_size')} px)\n")
+        parts.append((RESULTS / f"accuracy-{tag}.md").read_text())
+    for f in sorted(RESULTS.glob("budget-*.json"), key=quick_variant_last):
+        parts.append(budget_section(f))
+    for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
+        parts.append(targets_section(f))
+    for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
+        meta = json.loads(f.read_text())["meta"]
+        parts.append(f"### Fastest export per model: trained on {meta['data']} (batch 1, {meta['machine']})\n")
+        parts.append("\n".join(fastest_rows(f)) + "\n")
+    notes = RESULTS / "findings.md"
+    if notes.exists():
+        parts.append(notes.read_text())
+    return "\n".join(parts)
+
+
 def main() -> None:
+    full = "# edgevit results\n\n" + section().replace("](benchmarks/results/", "](")  # links from this folder
+    FULL.write_text(full)
     readme = ROOT / "README.md"
     text = readme.read_text()
-    body = f"{START}\n{section()}\n{END}"
+    body = f"{START}\n{summary()}\n{END}"
     if START in text and END in text:
         text = text[: text.index(START)] + body + text[text.index(END) + len(END):]
     else:

@@ -13,6 +13,8 @@ import typer
 
 from edgevit import __version__
 from edgevit.errors import EdgevitError
+from edgevit.runtimes.files import one_line
+from edgevit.runtimes.safe_text import terminal_safe
 
 app = typer.Typer(
     name="edgevit",
@@ -21,7 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # click's plain help: flag then its wrapped help, readable at 80 columns and piped
 )
 
 # Each module exposes register(app); one module per stage, so stages can grow independently.
@@ -30,6 +32,7 @@ COMMAND_MODULES = (
     "edgevit.commands.train",
     "edgevit.commands.export",
     "edgevit.commands.bench",
+    "edgevit.commands.benchmark",
     "edgevit.commands.predict",
 )
 
@@ -45,8 +48,17 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show converters' and runtimes' own logs and warnings (hidden by default)."
+    ),
 ) -> None:
     """Tiny vision transformers from training to a phone or a Raspberry Pi."""
+    if verbose:
+        import os
+
+        from edgevit.runtimes.console import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # child processes (isolated benches) inherit it
 
 
 for _name in COMMAND_MODULES:
@@ -58,7 +70,8 @@ def fail(message: str, code: int = 1) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(terminal_safe(message))}", highlight=False,
+                               soft_wrap=True)
     raise SystemExit(code)
 
 
@@ -70,6 +83,16 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
+    except OSError as e:  # disk full, --out naming a file, permissions: the atomic writes left nothing half-done
+        fail(os_error_line(e))
+
+
+def os_error_line(e: OSError) -> str:
+    """`No space left on device: runs/x/last` rather than a traceback (the path says where)."""
+    where = e.filename if e.filename is not None else ""
+    if e.filename2 is not None:
+        where = f"{where} -> {e.filename2}"
+    return f"{e.strerror or e}: {where}" if where else one_line(e)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,10 @@ class CheckpointError(EdgevitError):
     """Missing, corrupt or mismatched checkpoint."""
 
 
+class TrainError(EdgevitError):
+    """Training cannot go on (the loss or the model diverged); the message says what to change."""
+
+
 class ExportError(EdgevitError):
     """A converter rejected the model, or a target flag is unsupported."""
 

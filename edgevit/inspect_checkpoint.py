@@ -8,34 +8,35 @@ instead of a validation report a checkpoint carries its training metrics and any
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgevit.errors import CheckpointError, require
-from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir, one_line
+from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir
 from edgevit.runtimes.contract import CONTRACT_FILENAME
+from edgevit.runtimes.files import one_line, read_json
+
+if TYPE_CHECKING:
+    from edgevit.checkpoint import CheckpointInfo
 
 _DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
 
 
-def _train_summary(meta: dict[str, Any]) -> dict[str, str]:
+def _train_summary(info: CheckpointInfo) -> dict[str, str]:
     """The few training facts worth a line each: data, epoch, accuracies."""
     out: dict[str, str] = {}
-    data = meta.get("data") or {}
-    if data.get("spec"):
-        sizes = ", ".join(f"{data[k]} {k}" for k in ("train", "val") if data.get(k) is not None)
-        out["trained on"] = f"{data['spec']}" + (f" ({sizes})" if sizes else "")
-    metrics = meta.get("metrics") or {}
+    d = info.data
+    if d is not None:
+        sizes = ", ".join(f"{n} {k}" for k, n in (("train", d.train), ("val", d.val)) if n is not None)
+        out["trained on"] = d.spec + (f" ({sizes})" if sizes else "")
+    metrics = info.metrics
     if metrics:
-        epoch = meta.get("epoch", metrics.get("epoch"))
-        total = (meta.get("args") or {}).get("epochs")
         accs = ", ".join(f"{k.removesuffix('_acc')} {metrics[k]:.1%}" for k in ("train_acc", "val_acc", "test_acc")
-                         if isinstance(metrics.get(k), (int, float)))
-        of = f"/{total}" if total else ""
-        out["metrics"] = f"epoch {epoch}{of}" + (f": accuracy {accs}" if accs else "")
-    if meta.get("task") and meta["task"] != "classify":
-        out["task"] = str(meta["task"])
+                         if k in metrics)
+        of = f"/{info.epochs}" if info.epochs else ""
+        out["metrics"] = f"epoch {info.epoch}{of}" + (f": accuracy {accs}" if accs else "")
+    if info.task != "classify":
+        out["task"] = info.task
     return out
 
 
@@ -44,7 +45,7 @@ def _evals(path: Path) -> list[str]:
     lines = []
     for f in sorted(path.glob("eval/*/eval.json")):
         try:
-            r = json.loads(f.read_text(encoding="utf-8"))
+            r = read_json(f)
             what = f"{r.get('data', f.parent.name)} {r.get('split', '')}"
             lines.append(f"{what}: accuracy {float(r['accuracy']):.1%} on {r.get('count', '?')} images ({f})")
         except (OSError, ValueError, KeyError, TypeError):
@@ -56,7 +57,7 @@ def describe_checkpoint(path: str | Path, flops: bool = True) -> dict[str, Any]:
     """A checkpoint folder -> description (kind "checkpoint"): builds the model to count params and FLOPs."""
     require("torch", "train", "describing a checkpoint (counting its parameters)")
     from edgevit.checkpoint import WEIGHTS_FILE, load_checkpoint
-    from edgevit.models.stats import active_params, count_flops, count_params
+    from edgevit.models.stats import active_flops, active_params, count_flops, count_params
 
     path = Path(path)
     model, info = load_checkpoint(path)
@@ -78,15 +79,17 @@ def describe_checkpoint(path: str | Path, flops: bool = True) -> dict[str, Any]:
         "size_bytes": weights.stat().st_size if weights.exists() else None,
         "runtime": "torch",
         "model": {"name": info.model_name, "family": cfg.get("family"), "params": count_params(model),
-                  "active_params": active_params(model) if moe else None, "flops": n_flops, "config": cfg},
+                  "active_params": active_params(model) if moe else None, "flops": n_flops,
+                  "active_flops": active_flops(model, n_flops) if moe and n_flops is not None else None,
+                  "config": cfg},
         "labels": info.labels,
         "num_classes": len(info.labels),
         "input": {"name": "input", "shape": [1, pre.channels, *pre.size], "layout": "NCHW", "dtype": "float32"},
         "preprocess": pre.to_dict(),
         "precision": _DTYPES.get(dtype, dtype),
         "routing": "dynamic (MoE, as trained)" if moe else "none (dense)",
-        "edgevit_version": info.meta.get("edgevit_version"),
-        "train": _train_summary(info.meta),
+        "edgevit_version": info.edgevit_version,
+        "train": _train_summary(info),
         "meta": info.meta,
         "evals": _evals(path),
         "exports": sorted(str(p.parent) for p in path.glob(f"export/*/{CONTRACT_FILENAME}")),

@@ -1,6 +1,7 @@
 """One model registry (timm's `@register_model` idea): names -> config factories, plus lazy model building.
 
-`import edgevit` stays torch-free; this module imports torch only when a model is built.
+`import edgevit` stays torch-free, and so do listing models and creating configs: the zoo is plain config
+dataclasses. Torch (the model classes) is imported only when a model is built.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def register_model(
 
 
 def _ensure_loaded() -> None:
-    import edgevit.models  # noqa: F401  (registers every family)
+    import edgevit.models.zoo  # noqa: F401  (registers every model's config; no torch)
 
 
 def resolve_name(name: str) -> str:
@@ -75,6 +76,16 @@ def list_models(pattern: str = "*", include_aliases: bool = False) -> list[str]:
     return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
 
 
+def find_models(query: str = "*") -> list[str]:
+    """Registered names for a user's query, sorted: a plain word matches as a substring of a name or an alias
+    (`vit` lists every ViT, `mlit` the mMoE-ViTs), a query with a wildcard (`*?[`) is a shell-style pattern."""
+    _ensure_loaded()
+    pattern = query if any(c in query for c in "*?[") else f"*{query}*"
+    hits = {n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)}
+    hits |= {target for alias, target in _ALIASES.items() if fnmatch.fnmatch(alias, pattern)}
+    return sorted(hits)
+
+
 def create_config(name: str, **overrides: Any) -> Any:
     """The registered config with `overrides` applied; unknown fields are a ConfigError."""
     entry = get_model_entry(name)
@@ -89,7 +100,9 @@ def create_model(name: str, **overrides: Any) -> Any:
 
 def build_model(cfg: Any) -> Any:
     """Build a model from its config dataclass (what a checkpoint's config.json rebuilds)."""
-    _ensure_loaded()
+    from edgevit.models import load_families
+
+    load_families()
     try:
         model_cls = _FAMILIES[cfg.family]
     except KeyError:

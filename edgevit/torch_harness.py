@@ -11,16 +11,16 @@ It accepts a checkpoint folder (`config.json`, `model.safetensors`, ...) loaded 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edgevit.errors import CheckpointError, MissingDependencyError, RuntimeHarnessError, require
-from edgevit.runtimes.base import Harness, is_checkpoint_dir, one_line, path_size
-from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, Preprocess, load_contract
+from edgevit.runtimes.base import Harness, is_checkpoint_dir, path_size
+from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, load_contract
+from edgevit.runtimes.evalset import SHIPPED
+from edgevit.runtimes.files import one_line
 
 
 def _checkpoint_dir(artifact: Path) -> Path:
@@ -35,21 +35,6 @@ def _checkpoint_dir(artifact: Path) -> Path:
     raise RuntimeHarnessError(f"--runtime torch needs a checkpoint folder (config.json + weights); got {artifact}")
 
 
-def _model_name(ckpt: Path, info: Any) -> str:
-    for attr in ("model_name", "name", "model"):
-        v = getattr(info, attr, None)
-        if isinstance(v, str) and v:
-            return v
-    try:
-        cfg = json.loads((ckpt / "config.json").read_text())
-        for key in ("model", "name", "model_name"):
-            if isinstance(cfg.get(key), str):
-                return cfg[key]
-    except (OSError, ValueError, AttributeError):
-        pass
-    return ckpt.name
-
-
 class TorchHarness(Harness):
     name = "torch"
     suffixes = ()
@@ -59,9 +44,11 @@ class TorchHarness(Harness):
         ckpt = _checkpoint_dir(artifact)
         require("torch", "train", "the torch reference harness")
         with contextlib.suppress(ImportError):  # the model code's first import stays out of the load time
-            import edgevit.models  # noqa: F401
+            from edgevit.models import load_families
+
+            load_families()
         try:
-            from edgevit.checkpoint import load_checkpoint
+            from edgevit.checkpoint import checkpoint_sha256, load_checkpoint
         except ImportError as e:
             if "torch" in str(e):
                 raise MissingDependencyError("torch", "train", "the torch reference harness") from None
@@ -74,14 +61,14 @@ class TorchHarness(Harness):
         except Exception as e:
             raise CheckpointError(f"cannot load checkpoint {ckpt}: {one_line(e)}") from None
         self._ckpt_ms = (time.perf_counter() - t0) * 1000.0
-        pre = info.preprocess if isinstance(info.preprocess, Preprocess) else Preprocess.from_dict(info.preprocess)
-        labels = [str(x) for x in info.labels]
+        pre, labels = info.preprocess, info.labels
         contract = Contract(
-            model={"name": _model_name(ckpt, info)}, labels=labels,
+            model={"name": info.model_name}, labels=labels,
             input={"name": "input", "shape": [1, pre.channels, *pre.size], "layout": "NCHW", "dtype": "float32"},
             output={"name": "logits", "shape": [1, len(labels)]}, preprocess=pre, target="torch",
-            file=ckpt.name, precision="fp32", routing="dynamic", source={"checkpoint": str(ckpt)},
-            eval_set=str(getattr(info, "eval_set", None) or "digits"))
+            file=ckpt.name, precision="fp32", routing="dynamic",
+            source={"checkpoint": str(ckpt), "sha256": checkpoint_sha256(ckpt)},
+            eval_set=SHIPPED)  # as before: the shipped digits unless the job passes an eval set
         self._ckpt = ckpt
         return contract, ckpt
 

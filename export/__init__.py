@@ -8,6 +8,10 @@ Converters (onnx, coremltools, litert-torch, executorch) are imported lazily ins
     from edgevit.export.pipeline import ExportRequest, export_checkpoint
     results = export_checkpoint(ExportRequest("runs/x/best", "onnx,tflite", precision="fp32"))
 
+`pipeline` runs each target as convert -> contract -> validate -> embed -> verify -> publish (timing and errors
+in one place, `_attempt`); `calibration` gives the checkpoint's own dataset as `EvalSet`s; file safety
+(atomic writes, the directory swap) comes from `edgevit.runtimes.files`.
+
 Each target module (`onnx`, `coreml`, `tflite`, `executorch`) has `export(model, sample, path, *, precision,
 quant, calibration, info, **options)`, `inspect(path) -> GraphInfo` and `embed_metadata(path, text)`.
 """

@@ -21,22 +21,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgevit.errors import ExportError
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, load_contract
+from edgevit.runtimes.files import one_line, swap_dir
 
 if TYPE_CHECKING:
     from edgevit.runtimes.evalset import EvalSet
 
 APPS = ("android", "ios")
 MODEL_NAMES = {"android": "model.tflite", "ios": "Model.mlpackage"}
+APP_TARGETS = {"android": "tflite", "ios": "coreml"}  # the export target whose file each app runs
+# What each app can feed and read: LiteRT's float32 buffers; Core ML's MLMultiArray of any numeric type (not an
+# image input or a dictionary output).
+APP_DTYPES = {"android": ("float32",), "ios": ("float32", "float16", "float64", "int32")}
 LABELS_FILENAME = "labels.txt"
 SAMPLE_FILENAME = "sample.png"
 EVAL_JSON = "eval.json"
@@ -48,7 +53,22 @@ DEFAULT_BUNDLE_DIRS = {
     "ios": Path("apps/ios/EdgeVit/Resources"),
 }
 
-__all__ = ["APPS", "MODEL_NAMES", "check_app_bundle", "default_bundle_dir", "write_app_bundle"]
+__all__ = ["APPS", "MODEL_NAMES", "check_app_bundle", "default_bundle_dir", "parse_labels", "write_app_bundle"]
+
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+def parse_labels(text: str) -> list[str]:
+    """`labels.txt` -> labels, by the one rule the apps share (Contract.kt and Contract.swift `parseLabels`).
+
+    Lines end at "\n", "\r\n" or "\r" and at nothing else (str.splitlines would also split at U+2028, form
+    feed, ...); trailing empty lines are dropped; every other character, spaces included, is part of a label.
+    The golden cases in the apps' preprocess_golden.json pin the rule for all three languages.
+    """
+    lines = _LINE_BREAK.split(text)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def default_bundle_dir(app: str) -> Path:
@@ -89,6 +109,8 @@ def write_app_bundle(
     for label in contract.labels:
         if "\n" in label or "\r" in label:
             raise ExportError(f"label {label!r} contains a line break: labels.txt holds one label per line")
+    if contract.labels and not contract.labels[-1]:
+        raise ExportError("the last label is empty: labels.txt would lose it (trailing empty lines are dropped)")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
@@ -110,7 +132,9 @@ def write_app_bundle(
         if problems:
             raise ExportError(f"the {app} app bundle is not self-consistent: " + "; ".join(problems))
         _carry_other_files(dest, tmp)
-        _swap_in(tmp, dest)
+        if dest.is_symlink() or dest.is_file():
+            raise ExportError(f"{dest} exists and is not a folder")
+        swap_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -122,8 +146,8 @@ def check_app_bundle(folder: str | Path, app: str | None = None) -> list[str]:
 
     `app` is inferred from the model file when not given. Checks: every file present; the contract loads;
     labels.txt == the contract's labels; the input shape agrees with layout/size/channels; the output size
-    equals the number of labels; sample.png decodes; and the model itself (android: input/output tensors read
-    with the LiteRT interpreter; ios: the Core ML spec's input shape, output size or classifier labels).
+    equals the number of labels; sample.png decodes; and the model itself, read by its export target's own
+    `inspect()` (one input the app can feed, of the contract's shape; output size or classifier labels).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -147,7 +171,7 @@ def check_app_bundle(folder: str | Path, app: str | None = None) -> list[str]:
     except Exception as e:  # ContractError, or anything a malformed file raises
         return [f"{CONTRACT_FILENAME}: {e}"]
 
-    labels = (folder / LABELS_FILENAME).read_text(encoding="utf-8").splitlines()
+    labels = parse_labels((folder / LABELS_FILENAME).read_text(encoding="utf-8"))
     if labels != contract.labels:
         problems.append(f"{LABELS_FILENAME} ({len(labels)} lines) does not match the contract's {len(contract.labels)} labels")
     if contract.file != model_name:
@@ -155,10 +179,7 @@ def check_app_bundle(folder: str | Path, app: str | None = None) -> list[str]:
     problems += _contract_shape_problems(contract)
     problems += _sample_problems(folder / SAMPLE_FILENAME)
     problems += _evalset_problems(folder, contract)
-    if app == "android":
-        problems += _tflite_problems(folder / model_name, contract)
-    else:
-        problems += _coreml_problems(folder / model_name, contract)
+    problems += _model_problems(folder / model_name, contract, app)
     return problems
 
 
@@ -294,24 +315,6 @@ def _carry_other_files(dest: Path, tmp: Path) -> None:
             shutil.copy2(child, tmp / child.name, follow_symlinks=False)
 
 
-def _swap_in(tmp: Path, dest: Path) -> None:
-    """Replace `dest` by `tmp` with renames (each atomic); restore the old folder if the second fails."""
-    if dest.is_symlink() or dest.is_file():
-        raise ExportError(f"{dest} exists and is not a folder")
-    if not dest.exists():
-        os.replace(tmp, dest)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-    old.rmdir()
-    os.replace(dest, old)
-    try:
-        os.replace(tmp, dest)
-    except BaseException:
-        os.replace(old, dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _contract_shape_problems(c: Contract) -> list[str]:
     problems = []
     shape = c.input_shape
@@ -344,107 +347,36 @@ def _sample_problems(path: Path) -> list[str]:
     return []
 
 
-def _tflite_problems(path: Path, c: Contract) -> list[str]:
+def _model_problems(path: Path, c: Contract, app: str) -> list[str]:
+    """What the app needs from its model, read by the target's own `inspect()` (the export path's reader)."""
+    import importlib
+
+    from edgevit.errors import MissingDependencyError
+    from edgevit.export.formats import get_format
+
+    fmt = get_format(APP_TARGETS[app])
     try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
-        except ImportError:
-            return [f"cannot verify {path.name}: no TFLite interpreter (pip install 'edgevit[pi]')"]
-    try:
-        interp = Interpreter(model_path=str(path))
-        interp.allocate_tensors()
-        inputs = interp.get_input_details()
-        outputs = interp.get_output_details()
-    except Exception as e:
-        return [f"{path.name} does not load: {e}"]
+        mod = importlib.import_module(fmt.module)
+        info = mod.inspect(path, weights=False) if app == "ios" else mod.inspect(path)
+    except (ImportError, MissingDependencyError) as e:
+        return [f"cannot verify {path.name}: {e}"]
+    except Exception as e:  # a file the reader cannot parse
+        return [f"{path.name} does not load: {one_line(str(e))}"]
     problems = []
-    if len(inputs) != 1:
-        problems.append(f"{path.name} has {len(inputs)} inputs; the app feeds one")
-    if inputs:
-        shape = tuple(int(s) for s in inputs[0]["shape"])
-        if shape != c.input_shape:
-            problems.append(f"{path.name} input shape {list(shape)} != contract {list(c.input_shape)} ({c.layout})")
-        if np.dtype(inputs[0]["dtype"]) != np.float32:
-            problems.append(f"{path.name} input dtype is {np.dtype(inputs[0]['dtype'])}, the app feeds float32")
-    if not outputs:
-        problems.append(f"{path.name} has no outputs")
-    else:
-        size = int(np.prod(outputs[0]["shape"]))
-        if size // max(c.input_shape[0], 1) != c.num_classes:
-            problems.append(f"{path.name} output has {size} values but there are {c.num_classes} labels")
-        if np.dtype(outputs[0]["dtype"]) != np.float32:
-            problems.append(f"{path.name} output dtype is {np.dtype(outputs[0]['dtype'])}, the app reads float32")
-    return problems
-
-
-def _coreml_spec(package: Path) -> Any:
-    manifest = json.loads((package / "Manifest.json").read_text(encoding="utf-8"))
-    root = manifest["itemInfoEntries"][manifest["rootModelIdentifier"]]
-    from coremltools.proto import Model_pb2
-
-    spec = Model_pb2.Model()
-    spec.ParseFromString((package / "Data" / root["path"]).read_bytes())
-    return spec
-
-
-def _coreml_class_labels(spec: Any) -> list[str] | None:
-    """Class labels of a Core ML classifier (neural network or ML program), None for a plain model."""
-    kind = spec.WhichOneof("Type")
-    if kind == "neuralNetworkClassifier":
-        nn = spec.neuralNetworkClassifier
-        which = nn.WhichOneof("ClassLabels")
-        if which == "stringClassLabels":
-            return list(nn.stringClassLabels.vector)
-        if which == "int64ClassLabels":
-            return [str(v) for v in nn.int64ClassLabels.vector]
-        return None
-    if kind == "mlProgram":
-        for fn in spec.mlProgram.functions.values():
-            for block in fn.block_specializations.values():
-                for op in block.operations:
-                    if op.type == "classify":
-                        values = op.inputs["classes"].arguments[0].value.immediateValue.list.values
-                        out = []
-                        for v in values:
-                            t = v.immediateValue.tensor
-                            out += list(t.strings.values) or [str(x) for x in t.longInts.values] or [
-                                str(x) for x in t.ints.values]
-                        return out
-    return None
-
-
-def _coreml_problems(package: Path, c: Contract) -> list[str]:
-    try:
-        spec = _coreml_spec(package)
-    except ImportError:
-        return [f"cannot verify {package.name}: coremltools is not installed (pip install 'edgevit[coreml]')"]
-    except Exception as e:
-        return [f"{package.name} is not a readable Core ML package: {e}"]
-    problems = []
-    inputs = list(spec.description.input)
-    if len(inputs) != 1:
-        problems.append(f"{package.name} has {len(inputs)} inputs; the app feeds one")
-    if inputs:
-        t = inputs[0].type
-        if t.WhichOneof("Type") != "multiArrayType":
-            problems.append(f"{package.name} input {inputs[0].name!r} is not a multi-array (the app feeds MLMultiArray)")
-        else:
-            shape = tuple(int(s) for s in t.multiArrayType.shape)
-            if shape != c.input_shape:
-                problems.append(f"{package.name} input shape {list(shape)} != contract {list(c.input_shape)} ({c.layout})")
-    labels = _coreml_class_labels(spec)
-    if labels is not None:
-        if labels != c.labels:
-            problems.append(f"{package.name} classifier labels ({len(labels)}) differ from the contract's labels")
+    if info.num_inputs != 1:
+        problems.append(f"{path.name} has {info.num_inputs} inputs; the app feeds one")
+    if info.input_dtype not in APP_DTYPES[app]:
+        problems.append(f"{path.name} input dtype is {info.input_dtype}, the app feeds {APP_DTYPES[app][0]}")
+    elif tuple(info.input_shape) != c.input_shape:
+        problems.append(f"{path.name} input shape {list(info.input_shape)} != contract {list(c.input_shape)} "
+                        f"({c.layout})")
+    if info.class_labels is not None:
+        if info.class_labels != c.labels:
+            problems.append(f"{path.name} classifier labels ({len(info.class_labels)}) differ from the contract's labels")
         return problems
-    arrays = [o for o in spec.description.output if o.type.WhichOneof("Type") == "multiArrayType"]
-    named = [o for o in arrays if o.name == c.output.get("name")] or arrays[:1]
-    if not named:
-        problems.append(f"{package.name} has no multi-array output and is not a classifier")
-    else:
-        shape = [int(s) for s in named[0].type.multiArrayType.shape]
-        if shape and math.prod(shape) // max(c.input_shape[0], 1) != c.num_classes:
-            problems.append(f"{package.name} output {named[0].name!r} {shape} does not hold {c.num_classes} labels")
+    if info.output_dtype not in APP_DTYPES[app]:
+        problems.append(f"{path.name} output dtype is {info.output_dtype}, the app reads {APP_DTYPES[app][0]}")
+    elif None not in info.output_shape and math.prod(info.output_shape) // max(c.input_shape[0], 1) != c.num_classes:
+        problems.append(f"{path.name} output {info.output_name!r} {list(info.output_shape)} does not hold "
+                        f"{c.num_classes} labels")
     return problems

@@ -4,20 +4,16 @@ converter's failure into one `ExportError` that names the rejected op and the mo
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgevit.errors import EdgevitError, ExportError
+from edgevit.runtimes.files import one_line
 
 
 @dataclass
@@ -29,6 +25,9 @@ class GraphInfo:
     input_dtype: str
     output_name: str
     output_shape: list[Any]
+    output_dtype: str = "float32"
+    num_inputs: int = 1
+    class_labels: list[str] | None = None  # a classifier's own labels (Core ML classifiers), else None
     ops: Counter = field(default_factory=Counter)
     constants: list[np.ndarray] = field(default_factory=list)  # float weights (for the experts count)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -37,28 +36,16 @@ class GraphInfo:
 
 @contextlib.contextmanager
 def quiet(log: list[str] | None = None) -> Iterator[None]:
-    """Silence converters' prints and C++ logs (fd-level); the captured text goes to `log` for error messages."""
+    """Silence converters' prints, warnings and C++ logs (fd-level) unless `edgevit --verbose`; the captured
+    text goes to `log` for error messages."""
     import warnings
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile(mode="w+b") as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        os.dup2(tmp.fileno(), 1)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            if log is not None:
-                tmp.seek(0)
-                log.append(tmp.read().decode("utf-8", "replace"))
+    from edgevit.runtimes.console import native_output_to, verbose
+
+    with warnings.catch_warnings(), native_output_to(log):
+        if not verbose():
+            warnings.simplefilter("ignore")
+        yield
 
 
 _OP_PATTERNS = (
@@ -134,11 +121,6 @@ def _decomposed_graph(ep: Any) -> Any:
         return None
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    s = " ".join(str(text).split())
-    return s[:limit] + ("..." if len(s) > limit else "")
-
-
 def converter_error(target: str, exc: BaseException, model: Any = None, sample: Any = None,
                     log: str = "") -> EdgevitError:
     """A converter failure as one ExportError naming the rejected op and its module (when we can tell)."""
@@ -150,22 +132,6 @@ def converter_error(target: str, exc: BaseException, model: Any = None, sample: 
         for op in ops:
             where = locate_op(model, sample, op)
             if where:
-                return ExportError(f"{target}: the converter rejected op {op} from {where}: {one_line(msg)}")
-        return ExportError(f"{target}: the converter rejected op {ops[0]}: {one_line(msg)}")
-    return ExportError(f"{target} conversion failed: {one_line(msg)}")
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Rename a finished temp folder into place; an existing folder is replaced only once the new one is there."""
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        final.rename(old / final.name)
-    try:
-        tmp.rename(final)
-    except BaseException:
-        if old is not None:
-            (old / final.name).rename(final)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+                return ExportError(f"{target}: the converter rejected op {op} from {where}: {one_line(msg, 300)}")
+        return ExportError(f"{target}: the converter rejected op {ops[0]}: {one_line(msg, 300)}")
+    return ExportError(f"{target} conversion failed: {one_line(msg, 300)}")

@@ -99,7 +99,8 @@ def embed_metadata(path: Path, text: str) -> bool:
     return True
 
 
-def inspect(path: Path) -> GraphInfo:
+def inspect(path: Path, *, weights: bool = True) -> GraphInfo:
+    """Structure of a `.mlpackage`; `weights=False` skips reading the ML program's constants (slow)."""
     ct = require("coremltools", "coreml", "reading Core ML files")
     ml = ct.models.MLModel(str(path), skip_model_load=True)
     spec = ml.get_spec()
@@ -114,18 +115,49 @@ def inspect(path: Path) -> GraphInfo:
         in_shape, in_dtype = [1, 3 if im.colorSpace == 20 else 1, im.height, im.width], "image"
     probs = desc.predictedProbabilitiesName  # classifier (image input): label -> logit dictionary output
     out = next((o for o in desc.output if o.name in (OUTPUT_NAME, probs)), desc.output[0])
-    out_shape = [int(d) for d in out.type.multiArrayType.shape] if out.type.WhichOneof("Type") == "multiArrayType" \
-        else [1, None]
+    if out.type.WhichOneof("Type") == "multiArrayType":
+        out_shape = [int(d) for d in out.type.multiArrayType.shape]
+        out_dtype = _ARRAY_TYPES.get(out.type.multiArrayType.dataType, str(out.type.multiArrayType.dataType))
+    else:
+        out_shape, out_dtype = [1, None], "dictionary"
     ops: Counter = Counter()
     for fn in spec.mlProgram.functions.values():
         for block in fn.block_specializations.values():
             ops.update(op.type for op in block.operations)
-    consts = _constants(ml, spec)
+    consts = _constants(ml, spec) if weights else []
     return GraphInfo(input_name=inp.name, input_shape=in_shape, input_dtype=in_dtype, output_name=out.name,
-                     output_shape=out_shape, ops=ops, constants=consts, metadata=dict(desc.metadata.userDefined),
+                     output_shape=out_shape, output_dtype=out_dtype, num_inputs=len(desc.input),
+                     class_labels=_class_labels(spec), ops=ops, constants=consts,
+                     metadata=dict(desc.metadata.userDefined),
                      extra={"spec_version": spec.specificationVersion, "operations": sum(ops.values()),
                             "outputs": [o.name for o in desc.output], "classifier": bool(desc.predictedFeatureName),
                             **({"label_output": desc.predictedFeatureName} if desc.predictedFeatureName else {})})
+
+
+def _class_labels(spec: Any) -> list[str] | None:
+    """Class labels of a Core ML classifier (neural network or ML program), None for a plain model."""
+    kind = spec.WhichOneof("Type")
+    if kind == "neuralNetworkClassifier":
+        nn = spec.neuralNetworkClassifier
+        which = nn.WhichOneof("ClassLabels")
+        if which == "stringClassLabels":
+            return list(nn.stringClassLabels.vector)
+        if which == "int64ClassLabels":
+            return [str(v) for v in nn.int64ClassLabels.vector]
+        return None
+    if kind == "mlProgram":
+        for fn in spec.mlProgram.functions.values():
+            for block in fn.block_specializations.values():
+                for op in block.operations:
+                    if op.type == "classify":
+                        values = op.inputs["classes"].arguments[0].value.immediateValue.list.values
+                        out: list[str] = []
+                        for v in values:
+                            t = v.immediateValue.tensor
+                            out += list(t.strings.values) or [str(x) for x in t.longInts.values] or [
+                                str(x) for x in t.ints.values]
+                        return out
+    return None
 
 
 def _constants(ml: Any, spec: Any) -> list[np.ndarray]:

@@ -3,6 +3,8 @@
 - fp32: lowered to XNNPACK where it can; LayerNorm, argmax and the expert gathers run on portable kernels.
 - int8 `dynamic`: PT2E with `XNNPACKQuantizer` (symmetric, per-channel int8 weights, dynamically quantised
   activations), calibrated by one forward on the sample image (dynamic activations need no ranges).
+- int8 `static`: the same quantizer with static activation ranges observed on real calibration images (the
+  checkpoint's train split), so XNNPACK runs int8 kernels end to end between the float ops it keeps.
 The `.pte` format has no metadata slot we can use: the contract lives beside it only. `inspect` reads the
 program back and reports delegate calls vs portable-kernel calls (the share of the work XNNPACK takes).
 """
@@ -29,7 +31,7 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
     path = Path(path)
     with quiet():
         if precision == "int8":
-            model = _quantize(model, sample, quant or "dynamic")
+            model = _quantize(model, sample, quant or "dynamic", calibration)
         elif precision != "fp32":
             raise ExportError(f"executorch: unsupported precision {precision!r}")
         ep = torch.export.export(model, (sample,))
@@ -38,7 +40,7 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
     return path
 
 
-def _quantize(model: Any, sample: Any, scheme: str) -> Any:
+def _quantize(model: Any, sample: Any, scheme: str, calibration: np.ndarray | None = None) -> Any:
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
@@ -46,13 +48,17 @@ def _quantize(model: Any, sample: Any, scheme: str) -> Any:
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    if scheme != "dynamic":
+    if scheme not in ("dynamic", "static"):
         raise ExportError(f"executorch: unknown int8 scheme {scheme!r}")
-    q = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True))
+    dynamic = scheme == "dynamic"
+    if not dynamic and (calibration is None or len(calibration) == 0):
+        raise ExportError("executorch int8 static quantization needs calibration images")
+    q = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic))
     gm = torch.export.export(model.eval(), (sample,)).module()
     gm = prepare_pt2e(gm, q)
     with torch.no_grad():
-        gm(sample)
+        for x in ([sample] if dynamic else [torch.from_numpy(c[None]).float() for c in calibration]):
+            gm(x)
     return convert_pt2e(gm)
 
 

@@ -5,7 +5,7 @@
 | onnx | model.onnx | edgevit.export.onnx | fp32, fp16, int8 | dynamic, static | NCHW | onnx |
 | coreml | model.mlpackage | edgevit.export.coreml | fp16, fp32, int8 | linear, palettize | NCHW, NHWC | coreml |
 | tflite | model.tflite | edgevit.export.tflite | fp32, fp16, int8 | dynamic, static, weight | NCHW, NHWC | tflite |
-| executorch | model.pte | edgevit.export.executorch | fp32, int8 | dynamic | NCHW | executorch |
+| executorch | model.pte | edgevit.export.executorch | fp32, int8 | dynamic, static | NCHW | executorch |
 
 Every target module has the same interface::
 
@@ -52,6 +52,10 @@ class Format:
     def default_precision(self) -> str:
         return self.precisions[0]
 
+    def flags(self) -> list[str]:
+        """The target's own flags beyond precision/routing/quant/layout."""
+        return (["--calib-images N"] if self.calibrated else []) + [f"--{o.replace('_', '-')}" for o in self.options]
+
     def supports(self) -> str:
         """What this target accepts, as flags (for error messages and `--list`)."""
         parts = [f"--precision {'|'.join(self.precisions)}", f"--routing {'|'.join(ROUTINGS)}"]
@@ -59,10 +63,7 @@ class Format:
             parts.append(f"--quant {'|'.join(self.quant)}")
         if len(self.layouts) > 1:
             parts.append(f"--layout {'|'.join(self.layouts)}")
-        if self.calibrated:
-            parts.append("--calib-images N")
-        parts += [f"--{o.replace('_', '-')}" for o in self.options]
-        return ", ".join(parts)
+        return ", ".join(parts + self.flags())
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
@@ -79,7 +80,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            ("litert_torch", "ai_edge_litert", "ai_edge_quantizer"),
            embeds="model metadata buffer 'edgevit'", calibrated=("static",)),
     Format("executorch", "ExecuTorch (XNNPACK)", "model.pte", "edgevit.export.executorch", "executorch",
-           ("fp32", "int8"), ("dynamic",), ("NCHW",), "executorch", ("executorch",), embeds=""),
+           ("fp32", "int8"), ("dynamic", "static"), ("NCHW",), "executorch", ("executorch",), embeds="",
+           calibrated=("static",)),
 )}
 
 
@@ -175,4 +177,4 @@ def formats_rows() -> list[dict[str, str]]:
     """The table as rows (for `edgevit export --list` and docs)."""
     return [{"target": f.name, "format": f.title, "file": f.file, "precisions": ", ".join(f.precisions),
              "int8": ", ".join(f.quant), "layouts": ", ".join(f.layouts), "metadata": f.embeds or "beside only",
-             "extra": f"edgevit[{f.extra}]"} for f in FORMATS.values()]
+             "extra": f"edgevit[{f.extra}]", "flags": ", ".join(f.flags())} for f in FORMATS.values()]

@@ -13,12 +13,13 @@ complete new one. Every flag is checked for every target before any work starts.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,13 @@ import numpy as np
 
 from edgevit.errors import ExportError, MissingDependencyError, ValidationError
 from edgevit.export.calibration import calibration_images, eval_images, random_inputs
-from edgevit.export.common import converter_error, one_line, publish, quiet
-from edgevit.export.formats import ROUTINGS, TargetPlan, check_request, parse_targets
+from edgevit.export.common import converter_error, quiet
+from edgevit.export.formats import FORMATS, ROUTINGS, TargetPlan, check_request, parse_targets
 from edgevit.export.metadata import build_contract, contract_text
 from edgevit.export.validate import ValidationReport, check_numbers, check_static_form, check_structure
 from edgevit.runtimes.base import path_size
+from edgevit.runtimes.evalset import EvalSet
+from edgevit.runtimes.files import one_line, swap_dir
 
 Progress = Callable[[str, str], None]  # (target tag, message)
 
@@ -74,12 +77,49 @@ class ExportRequest:
     app_out: Path | None = None
 
 
+ALL_TARGETS = "all"
+
+
+def plan_targets(req: ExportRequest) -> tuple[list[TargetPlan], list[tuple[str, str, str]]]:
+    """(plans, skipped) for `--target` (names, or `all`) x `--precision` (one, or a comma list).
+
+    One target at one precision is a request: anything it does not support is an error. `--target all` or
+    several precisions ask for "everything that applies here": a combination a target does not offer, or a
+    target whose converter is not installed (under `all`), is skipped with its reason (target, precision,
+    reason) instead."""
+    everything = isinstance(req.targets, str) and req.targets.strip().lower() == ALL_TARGETS
+    fmts = list(FORMATS.values()) if everything else parse_targets(req.targets)
+    precisions = [p.strip() for p in (req.precision or "").split(",") if p.strip()] or [None]
+    wide = everything or len(precisions) > 1
+    plans: list[TargetPlan] = []
+    skipped: list[tuple[str, str, str]] = []
+    for f in fmts:
+        missing = [m for m in f.requires if importlib.util.find_spec(m) is None]
+        if missing and everything:
+            skipped.append((f.name, ",".join(p or f.default_precision for p in precisions),
+                            f"not installed: pip install 'edgevit[{f.extra}]'"))
+            continue
+        for prec in precisions:
+            try:
+                plan = check_request(f, precision=prec, quant=req.quant, layout=req.layout,
+                                     calib_images=req.calib_images, options=req.options)
+            except ExportError as e:
+                if not wide:
+                    raise
+                skipped.append((f.name, prec or f.default_precision, str(e)))
+                continue
+            if plan not in plans:
+                plans.append(plan)
+    if not plans:
+        raise ExportError("nothing to export: " + "; ".join(f"{t} {p}: {why}" for t, p, why in skipped))
+    return plans, skipped
+
+
 def plan_export(req: ExportRequest) -> list[TargetPlan]:
     """Check every flag for every target and the converters' presence; no work yet."""
     if req.routing not in ROUTINGS:
         raise ExportError(f"unknown routing {req.routing!r}; expected one of {', '.join(ROUTINGS)}")
-    plans = [check_request(f, precision=req.precision, quant=req.quant, layout=req.layout,
-                           calib_images=req.calib_images, options=req.options) for f in parse_targets(req.targets)]
+    plans, _ = plan_targets(req)
     if req.app:
         need = {"android": "tflite", "ios": "coreml"}.get(req.app)
         if need is None:
@@ -116,19 +156,19 @@ def export_checkpoint(req: ExportRequest, progress: Progress | None = None) -> l
             return m(torch.from_numpy(a)).numpy()
 
     say("checkpoint", "loading eval images")
-    real = eval_images(info.meta, req.eval_images)
+    real = eval_images(info, req.eval_images)
     x_real = real.preprocess(info.preprocess, "NCHW")
     x_rand = random_inputs(x_real.shape, req.random_inputs)
     static = to_static(model, req.routing)
-    ctx = dict(info=info, sha=sha, real=real, x_real=x_real, x_rand=x_rand, ref_real=run(model, x_real),
-               ref_rand=run(model, x_rand), st=(run(static, x_real), run(static, x_rand)), static=static,
-               routing=getattr(static, "edgevit_routing", "none"), experts=expert_tensors(model),
-               params=sum(p.numel() for p in model.parameters()))
+    ref = Reference(info=info, sha=sha, real=real, x_real=x_real, x_rand=x_rand, ref_real=run(model, x_real),
+                    ref_rand=run(model, x_rand), static_out=(run(static, x_real), run(static, x_rand)),
+                    static=static, routing=getattr(static, "edgevit_routing", "none"),
+                    experts=expert_tensors(model), params=sum(p.numel() for p in model.parameters()))
     out_root = Path(req.out) if req.out else Path(req.checkpoint) / "export"
     created = not out_root.exists()
     out_root.mkdir(parents=True, exist_ok=True)
     try:
-        results = [_export_one(req, p, out_root, ctx, say) for p in plans]
+        results = [_export_one(req, p, out_root, ref, say) for p in plans]
     finally:
         if created and not any(out_root.iterdir()):
             out_root.rmdir()  # nothing published: leave no empty folder behind
@@ -137,84 +177,152 @@ def export_checkpoint(req: ExportRequest, progress: Progress | None = None) -> l
     return results
 
 
-def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ctx: dict[str, Any], say: Progress) -> ExportResult:
-    import torch
+@dataclass
+class Reference:
+    """What every target is checked against, computed once per checkpoint: the eval images, the PyTorch
+    model's outputs on them (and on random inputs), and the static-routing model that gets converted."""
 
-    from edgevit.export.routing import NHWCInput
+    info: Any  # CheckpointInfo
+    sha: str
+    real: EvalSet
+    x_real: np.ndarray  # preprocessed, NCHW
+    x_rand: np.ndarray
+    ref_real: np.ndarray  # the PyTorch model's logits
+    ref_rand: np.ndarray
+    static_out: tuple[np.ndarray, np.ndarray]  # the static-routing model's logits (real, random)
+    static: Any  # the module that is converted
+    routing: str
+    experts: Any
+    params: int
 
-    tag = _tag(plan, ctx["routing"])
-    res = ExportResult(plan, ctx["routing"])
-    t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{tag}.tmp-", dir=out_root))
-    tmp.chmod(0o755)  # mkdtemp makes 0700; the published folder should read like any other
-    try:
-        nhwc = plan.layout == "NHWC"
-        model = NHWCInput(ctx["static"]).eval() if nhwc else ctx["static"]
-        x_real, x_rand = (a.transpose(0, 2, 3, 1).copy() if nhwc else a for a in (ctx["x_real"], ctx["x_rand"]))
-        sample = torch.from_numpy(x_real[:1].copy())
-        calib = None
-        if plan.needs_calibration:
-            cal = calibration_images(ctx["info"].meta, req.calib_images or 64)
-            calib = cal.preprocess(ctx["info"].preprocess, plan.layout)
+
+@dataclass
+class Inputs:
+    """One target's view of the reference: the model and inputs in its layout, its calibration images."""
+
+    model: Any
+    sample: Any  # torch tensor, batch 1
+    x_real: np.ndarray
+    x_rand: np.ndarray
+    calibration: np.ndarray | None
+
+
+def _export_one(req: ExportRequest, plan: TargetPlan, out_root: Path, ref: Reference, say: Progress) -> ExportResult:
+    """convert -> contract -> validate -> embed -> verify -> publish, for one target (errors: `_attempt`)."""
+    tag = _tag(plan, ref.routing)
+    res = ExportResult(plan, ref.routing)
+    with _attempt(res, tag, say) as t0, _staging(out_root, tag) as tmp:
         mod = importlib.import_module(plan.fmt.module)
+        inputs = _inputs(req, plan, ref)
         path = tmp / plan.fmt.file
         say(tag, f"converting ({plan.fmt.title}, {plan.precision}{', ' + plan.quant if plan.quant else ''})")
-        log: list[str] = []
-        try:
-            with quiet(log):
-                mod.export(model, sample, path, precision=plan.precision, quant=plan.quant, calibration=calib,
-                           info=ctx["info"], **plan.options)
-        except Exception as e:
-            raise converter_error(plan.fmt.name, e, model, sample, "".join(log)) from None
+        _convert(mod, plan, inputs, path, ref.info)
         res.convert_seconds = time.perf_counter() - t0
         say(tag, "validating")
         with quiet():
             graph = mod.inspect(path)
-        info = ctx["info"]
-        extra: dict[str, Any] = {"quantization": plan.quant, "export_seconds": round(res.convert_seconds, 2)}
-        extra.update({k: v for k, v in plan.options.items()})
-        contract = build_contract(
-            info, target=plan.fmt.name, file=plan.fmt.file, precision=plan.precision, routing=ctx["routing"],
-            layout=plan.layout, sha256=ctx["sha"], eval_set=ctx["real"].name, input_name=graph.input_name,
-            output_name=graph.output_name, dynamic_batch=not isinstance(graph.input_shape[0], int),
-            params=ctx["params"], extra={k: v for k, v in extra.items() if v is not None})
-        contract.input["dtype"] = graph.input_dtype
-        if graph.extra.get("label_output"):  # Core ML classifier: a label output beside the label->logit dict
-            contract.output.update(label_output=graph.extra["label_output"], dictionary=True)
+        contract = _contract(plan, ref, graph, res.convert_seconds)
         contract.save(tmp)
-        report = ValidationReport(plan.fmt.name, plan.precision, eval_set=ctx["real"].name)
-        check_structure(report, plan.fmt.name, contract, graph, ctx["experts"])
-        check_static_form(report, np.concatenate([ctx["ref_real"], ctx["ref_rand"]]), np.concatenate(ctx["st"]))
-        validated = _run_numbers(report, plan, tmp, x_real, x_rand, ctx, req)
-        if ctx["real"].note:
-            report.add("eval images", None, ctx["real"].note)
+        report, validated = _validate(req, plan, ref, contract, graph, tmp, inputs)
         contract.validation = report.to_dict()
         contract.extra["embedded"] = plan.fmt.embeds or "beside only"
-        text = contract_text(contract)
-        with quiet():
-            embedded = mod.embed_metadata(path, text) and mod.inspect(path).metadata.get("edgevit") == text
-        if plan.fmt.embeds and not embedded:
-            raise ExportError(f"{plan.fmt.name}: the contract did not survive embedding into {path.name}")
+        _embed(mod, plan, contract, path)
         if validated is not None and plan.fmt.embeds:  # the file was rewritten: it must still compute the same
-            _same_after_embedding(plan, tmp, x_real, validated)  # same batches: dynamic int8 scales span a batch
+            _same_after_embedding(plan, tmp, inputs.x_real, validated)  # same batches: int8 scales span a batch
         contract.save(tmp)
-        res.report, res.contract = report, contract
-        res.size_bytes = path_size(path)
-        final = out_root / tag
+        res.report, res.contract, res.size_bytes = report, contract, path_size(path)
         if report.passed or req.keep_invalid:
-            publish(tmp, final)
+            final = swap_dir(tmp, out_root / tag)
             res.folder, res.file, res.published = final, final / plan.fmt.file, True
         say(tag, "done" if report.passed else "validation failed")
+    return res
+
+
+@contextlib.contextmanager
+def _attempt(res: ExportResult, tag: str, say: Progress) -> Iterator[float]:
+    """Timing and errors of one target in one place (like ultralytics' @try_export): a failure becomes
+    `res.error` (one line said), never an exception, so every other target still gets its turn."""
+    t0 = time.perf_counter()
+    try:
+        yield t0
     except Exception as e:
         err = e if isinstance(e, ExportError | ValidationError | MissingDependencyError) else converter_error(
-            plan.fmt.name, e)
+            res.plan.fmt.name, e)
         res.error = str(err)
         say(tag, f"failed: {one_line(str(err), 200)}")
     finally:
+        res.total_seconds = time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def _staging(out_root: Path, tag: str) -> Iterator[Path]:
+    """A temp folder beside the final one (same file system: the publish is a rename); removed unless published."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{tag}.tmp-", dir=out_root))
+    tmp.chmod(0o755)  # mkdtemp makes 0700; the published folder should read like any other
+    try:
+        yield tmp
+    finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        res.total_seconds = time.perf_counter() - t0
-    return res
+
+
+def _inputs(req: ExportRequest, plan: TargetPlan, ref: Reference) -> Inputs:
+    import torch
+
+    from edgevit.export.routing import NHWCInput
+
+    nhwc = plan.layout == "NHWC"
+    model = NHWCInput(ref.static).eval() if nhwc else ref.static
+    x_real, x_rand = (a.transpose(0, 2, 3, 1).copy() if nhwc else a for a in (ref.x_real, ref.x_rand))
+    calib = None
+    if plan.needs_calibration:
+        calib = calibration_images(ref.info, req.calib_images or 64).preprocess(ref.info.preprocess, plan.layout)
+    return Inputs(model, torch.from_numpy(x_real[:1].copy()), x_real, x_rand, calib)
+
+
+def _convert(mod: Any, plan: TargetPlan, inputs: Inputs, path: Path, info: Any) -> None:
+    log: list[str] = []
+    try:
+        with quiet(log):
+            mod.export(inputs.model, inputs.sample, path, precision=plan.precision, quant=plan.quant,
+                       calibration=inputs.calibration, info=info, **plan.options)
+    except Exception as e:
+        raise converter_error(plan.fmt.name, e, inputs.model, inputs.sample, "".join(log)) from None
+
+
+def _contract(plan: TargetPlan, ref: Reference, graph: Any, convert_seconds: float) -> Any:
+    extra: dict[str, Any] = {"quantization": plan.quant, "export_seconds": round(convert_seconds, 2)}
+    extra.update({k: v for k, v in plan.options.items()})
+    contract = build_contract(
+        ref.info, target=plan.fmt.name, file=plan.fmt.file, precision=plan.precision, routing=ref.routing,
+        layout=plan.layout, sha256=ref.sha, eval_set=ref.real.name, input_name=graph.input_name,
+        output_name=graph.output_name, dynamic_batch=not isinstance(graph.input_shape[0], int),
+        params=ref.params, extra={k: v for k, v in extra.items() if v is not None})
+    contract.input["dtype"] = graph.input_dtype
+    if graph.extra.get("label_output"):  # Core ML classifier: a label output beside the label->logit dict
+        contract.output.update(label_output=graph.extra["label_output"], dictionary=True)
+    return contract
+
+
+def _validate(req: ExportRequest, plan: TargetPlan, ref: Reference, contract: Any, graph: Any, folder: Path,
+              inputs: Inputs) -> tuple[ValidationReport, np.ndarray | None]:
+    """Structure, static-routing equivalence, and the artifact's numbers in its runtime."""
+    report = ValidationReport(plan.fmt.name, plan.precision, eval_set=ref.real.name)
+    check_structure(report, plan.fmt.name, contract, graph, ref.experts)
+    check_static_form(report, np.concatenate([ref.ref_real, ref.ref_rand]), np.concatenate(ref.static_out))
+    validated = _run_numbers(report, plan, folder, inputs.x_real, inputs.x_rand, ref, req)
+    if ref.real.note:
+        report.add("eval images", None, ref.real.note)
+    return report, validated
+
+
+def _embed(mod: Any, plan: TargetPlan, contract: Any, path: Path) -> None:
+    """The contract inside the model file where the format allows, read back to prove it survived."""
+    text = contract_text(contract)
+    with quiet():
+        embedded = mod.embed_metadata(path, text) and mod.inspect(path).metadata.get("edgevit") == text
+    if plan.fmt.embeds and not embedded:
+        raise ExportError(f"{plan.fmt.name}: the contract did not survive embedding into {path.name}")
 
 
 def _same_after_embedding(plan: TargetPlan, folder: Path, x: np.ndarray, before: np.ndarray) -> None:
@@ -232,7 +340,7 @@ def _same_after_embedding(plan: TargetPlan, folder: Path, x: np.ndarray, before:
 
 
 def _run_numbers(report: ValidationReport, plan: TargetPlan, folder: Path, x_real: np.ndarray, x_rand: np.ndarray,
-                 ctx: dict[str, Any], req: ExportRequest) -> np.ndarray | None:
+                 ref: Reference, req: ExportRequest) -> np.ndarray | None:
     """Run the artifact in its runtime and compare; returns its outputs on the real images (None: not run)."""
     import platform
 
@@ -252,11 +360,11 @@ def _run_numbers(report: ValidationReport, plan: TargetPlan, folder: Path, x_rea
     try:
         with quiet():
             out_real = h.run(x_real)
-            out_rand = h.run(x_rand) if len(x_rand) else np.zeros_like(ctx["ref_rand"])
+            out_rand = h.run(x_rand) if len(x_rand) else np.zeros_like(ref.ref_rand)
     finally:
         h.close()
-    check_numbers(report, plan.precision, ctx["ref_real"], out_real, ctx["ref_rand"], out_rand,
-                  ctx["real"].labels, req.min_agreement)
+    check_numbers(report, plan.precision, ref.ref_real, out_real, ref.ref_rand, out_rand,
+                  ref.real.labels, req.min_agreement)
     return out_real
 
 

@@ -3,17 +3,24 @@
 `to_static(model, routing)` returns a copy of `model` in eval mode whose forward has fixed shapes and no
 data-dependent control flow, computing the function the eval-mode PyTorch model computes:
 
-- `SharedSwiGLUMoE` (token-level top-k, mMoE-ViT) -> `StaticTokenMoE`: the router's clean logits, top-k by k
-  rounds of argmax with comparison one-hots (no `torch.topk`: TFLite's interpreter rejects the STABLEHLO_SORT it
-  can lower to; no `F.one_hot`), a dense gate vector, then the shared-V/W2 identity (`xV`, `W2` once per token,
-  all `W_e` in one matmul). Token-level gathers cost far more than the one stacked matmul on every runtime
+- `SharedSwiGLUMoE` (token-level top-k, mMoE-ViT) -> `StaticTokenMoE`: the router's clean logits, a top-k mask
+  by k rounds of argmax with comparison one-hots (no `torch.topk`: TFLite's interpreter rejects the STABLEHLO_SORT
+  it can lower to; no `F.one_hot`), a dense gate vector (softmax restricted to the mask), then the shared-V/W2
+  identity (`xV`, `W2` once per token, all `W_e` in one matmul). Token-level gathers cost far more than the one stacked matmul on every runtime
   measured (TOOLCHAIN.md), so this one form serves both `static` and `dense` routing.
 - `PerImageRouter` (Mobile V-MoE) -> `StaticImageRouter`: softmax, then argmax-top-k on the class (or mean) token.
 - `PerImageExperts` -> `GatherImageExperts` (`static`: the k chosen experts' stacked weights gathered with
   `index_select`, batched matmul, so only k experts' FLOPs run) or `DenseImageExperts` (`dense`: every expert for
   every image, combined with a dense gate vector that is zero off the chosen experts; for converters that reject
   gather, and for comparison).
-- `Attention.exportable = True`: explicit matmul-softmax instead of fused SDPA (kv heads are already repeated).
+- `Attention` (softmax) -> `GroupedAttention`: q/k/v from one fused linear (the 1/sqrt(d) scale folded into
+  the q rows), explicit matmul-softmax, and grouped-query heads computed *without repeating* k/v: the query heads
+  that share a kv head are stacked as extra rows of one matmul, `(B, Hkv, rep*N, d) @ (B, Hkv, d, N)`. Fewer ops
+  than repeat + matmul-softmax in ONNX and LiteRT, no extra FLOPs, and no `BROADCAST_TO` for litert-torch to mis-fold: its
+  converter rewrote the k transpose after a multi-query (`num_kv_heads=1`) repeat into a RESHAPE, a different
+  function (max logit diff 0.15-0.55 on a trained mmoe_vit_xxs; see tests/export/test_config_grid.py).
+- Other attention kinds keep the model's own code with `exportable = True`, their kv heads repeated in the
+  kv projection's weights (exact, static, no repeat op) for the same reason.
 
 Ties: argmax rounds pick the lowest expert index among equal scores. `torch.topk` breaks exact ties
 arbitrarily, so a router with exactly tied logits (a zero-initialised, untrained router) is ill-defined in
@@ -28,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgevit.export.formats import ROUTINGS
 from edgevit.models.layers.attention import Attention
+from edgevit.models.layers.embeddings import apply_rope
 from edgevit.models.layers.moe import PerImageExperts, PerImageRouter, SharedSwiGLUMoE
-
-ROUTINGS = ("static", "dense")
 
 
 def argmax_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -54,8 +61,27 @@ def argmax_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tenso
     return torch.stack(vals, -1), torch.stack(idxs, -1), torch.stack(hots, -2).to(scores.dtype)
 
 
+def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean (..., E) mask of the k largest scores by k argmax rounds (ties to the lowest index, as eval)."""
+    ar = torch.arange(scores.shape[-1], device=scores.device)
+    floor = scores.amin(dim=-1, keepdim=True) - 1.0
+    cur, mask = scores, None
+    for r in range(k):
+        hot = cur.argmax(dim=-1, keepdim=True) == ar  # (..., E) comparison one-hot
+        mask = hot if mask is None else mask | hot
+        if r + 1 < k:
+            cur = torch.where(hot, floor, cur)
+    assert mask is not None
+    return mask
+
+
 class StaticTokenMoE(nn.Module):
-    """Export form of `SharedSwiGLUMoE`: dense gates from argmax-top-k, one stacked matmul for all W_e."""
+    """Export form of `SharedSwiGLUMoE`: dense gates from an argmax-top-k mask, one stacked matmul for all W_e.
+
+    Gates are the softmax over the k chosen logits, written densely: exp(l - max l) on the mask, normalised.
+    The top-1 logit is the row max, so this equals eval's softmax of the top-k values scattered to (T, E),
+    in about half the graph nodes of stacking per-round values and one-hots.
+    """
 
     def __init__(self, moe: SharedSwiGLUMoE) -> None:
         super().__init__()
@@ -65,8 +91,9 @@ class StaticTokenMoE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, D = x.shape
         flat = x.reshape(B * N, D)
-        vals, _, hots = argmax_topk(self.w_gate(flat), self.top_k)  # (T, k), (T, k, E)
-        gates = (vals.softmax(-1).unsqueeze(-1) * hots).sum(-2)  # (T, E) dense, k non-zeros
+        logits = self.w_gate(flat)  # (T, E)
+        e = torch.exp(logits - logits.amax(dim=-1, keepdim=True)) * topk_mask(logits, self.top_k).to(logits.dtype)
+        gates = e / e.sum(dim=-1, keepdim=True)  # (T, E) dense, k non-zeros
         h = F.silu(self.w_experts(flat)).view(B * N, self.num_experts, self.hidden)
         mixed = (gates.unsqueeze(-1) * h).sum(1)
         return self.w2(mixed * self.v(flat)).view(B, N, D)
@@ -125,6 +152,56 @@ class DenseImageExperts(nn.Module):
         return (dense[:, :, None, None] * y).sum(1)
 
 
+class GroupedAttention(nn.Module):
+    """Export form of softmax `Attention`: one fused qkv matmul, grouped-query heads as stacked rows, no repeat.
+
+    Query head h uses kv head h // rep (as `repeat_interleave` in the model), so viewing the q heads as
+    (Hkv, rep) and stacking `rep` next to the tokens gives each kv head one (rep*N, d) @ (d, N) matmul.
+    """
+
+    def __init__(self, attn: Attention) -> None:
+        super().__init__()
+        H, Hkv, d = attn.num_heads, attn.num_kv_heads, attn.head_dim
+        self.num_heads, self.num_kv_heads, self.head_dim, self.rep = H, Hkv, d, H // Hkv
+        scale = d**-0.5
+        w = torch.cat([attn.q.weight * scale, attn.kv.weight])
+        self.qkv = nn.Linear(w.shape[1], w.shape[0], bias=attn.q.bias is not None)
+        self.qkv.weight.data.copy_(w)
+        if attn.q.bias is not None:
+            self.qkv.bias.data.copy_(torch.cat([attn.q.bias * scale, attn.kv.bias]))
+        self.proj = attn.proj
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        B, N, C = x.shape
+        Hkv, rep, d = self.num_kv_heads, self.rep, self.head_dim
+        qkv = self.qkv(x)  # (B, N, C + 2*Hkv*d): q heads, then k heads, then v heads
+        q = qkv[..., :C].reshape(B, N, Hkv, rep, d).permute(0, 2, 3, 1, 4)  # (B, Hkv, rep, N, d)
+        k = qkv[..., C:C + Hkv * d].reshape(B, N, Hkv, d)
+        v = qkv[..., C + Hkv * d:].reshape(B, N, Hkv, d).permute(0, 2, 1, 3)  # (B, Hkv, N, d)
+        if rope is None:
+            kt = k.permute(0, 2, 3, 1)  # (B, Hkv, d, N) in one transpose
+        else:  # q was scaled before rotation: rotation is linear, so the scale commutes
+            q = apply_rope(q, rope)
+            kt = apply_rope(k.permute(0, 2, 1, 3), rope).transpose(-2, -1)
+        attn = (q.reshape(B, Hkv, rep * N, d) @ kt).softmax(dim=-1)  # (B, Hkv, rep*N, N)
+        out = (attn @ v).reshape(B, Hkv, rep, N, d).permute(0, 3, 1, 2, 4)  # (B, N, Hkv, rep, d)
+        return self.proj(out.reshape(B, N, C))
+
+
+def _repeat_kv_weights(attn: Attention) -> None:
+    """Give `attn` one kv head per query head by repeating the kv projection's rows (exact, no repeat op)."""
+    if attn.num_kv_heads == attn.num_heads:
+        return
+    rep, d, Hkv = attn.num_heads // attn.num_kv_heads, attn.head_dim, attn.num_kv_heads
+    old = attn.kv
+    idx = torch.arange(2 * Hkv * d).view(2, Hkv, 1, d).expand(2, Hkv, rep, d).reshape(-1)
+    new = nn.Linear(old.in_features, idx.numel(), bias=old.bias is not None)
+    new.weight.data.copy_(old.weight[idx])
+    if old.bias is not None:
+        new.bias.data.copy_(old.bias[idx])
+    attn.kv, attn.num_kv_heads = new, attn.num_heads
+
+
 def _swap(model: nn.Module, routing: str) -> int:
     """Replace MoE submodules in place; returns how many were swapped."""
     swapped = 0
@@ -135,6 +212,13 @@ def _swap(model: nn.Module, routing: str) -> int:
             new = StaticImageRouter(child)
         elif isinstance(child, PerImageExperts):
             new = GatherImageExperts(child) if routing == "static" else DenseImageExperts(child)
+        elif isinstance(child, Attention):
+            if child.kind == "softmax":
+                setattr(model, name, GroupedAttention(child))
+            else:
+                _repeat_kv_weights(child)
+                child.exportable = True
+            continue
         else:
             new = None
         if new is not None:
@@ -154,12 +238,10 @@ def to_static(model: nn.Module, routing: str = "static") -> nn.Module:
     if routing not in ROUTINGS:
         raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
     static = copy.deepcopy(model).eval()
+    n = _swap(static, routing)
     for p in static.parameters():
         p.requires_grad_(False)
-    n = _swap(static, routing)
     for m in static.modules():
-        if isinstance(m, Attention):
-            m.exportable = True
         if isinstance(m, nn.Dropout):
             m.p = 0.0
     static.edgevit_routing = routing if n else "none"

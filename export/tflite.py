@@ -152,5 +152,7 @@ def inspect(path: Path) -> GraphInfo:
         data = model.buffers[m.buffer].data
         meta[key] = bytes(np.asarray(data, np.uint8)).decode("utf-8", "replace") if data is not None else ""
     return GraphInfo(input_name=tname(tin), input_shape=shape(tin), input_dtype=_TYPES.get(tin.type, str(tin.type)),
-                     output_name=tname(tout), output_shape=shape(tout), ops=ops, constants=consts, metadata=meta,
+                     output_name=tname(tout), output_shape=shape(tout),
+                     output_dtype=_TYPES.get(tout.type, str(tout.type)), num_inputs=len(sg.inputs),
+                     ops=ops, constants=consts, metadata=meta,
                      extra={"operators": sum(ops.values()), "subgraphs": len(model.subgraphs)})

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.base import path_size, resolve_artifact
-from edgevit.runtimes.bench import BenchConfig, new_result
+from edgevit.runtimes.bench import checkpoint_id, new_result
 from edgevit.runtimes.isolate import tail_line
+from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.machine import slug
 from edgevit.runtimes.remote import DeviceSpec
 
@@ -113,16 +113,17 @@ class ADBDevice:
             parts.append(f"--num_threads={threads}")
         return " ".join(shlex.quote(p) for p in parts)
 
-    def bench(self, artifact: str | Path, *, threads: int | None = None, options: dict[str, Any] | None = None,
-              cfg: BenchConfig | None = None) -> dict[str, Any]:
-        cfg = cfg or BenchConfig()
+    def bench(self, job: BenchJob) -> dict[str, Any]:
+        """Run one job's .tflite with benchmark_model on the phone (protocol knobs mapped to its flags)."""
+        artifact, threads, options, cfg = job.artifact, job.threads, job.options, job.protocol
         contract, model = resolve_artifact(artifact)
         if model.suffix != ".tflite":
             raise RuntimeHarnessError(f"--device adb runs .tflite files with benchmark_model; {model} is not one")
         delegate = str((options or {}).get("delegate", "xnnpack")).lower()
         machine = self.facts()
         remote_model = f"{self.remote_dir}/{slug(model.stem)}.tflite"
-        r = new_result(artifact=str(artifact), model=contract.model.get("name"), format=contract.target,
+        r = new_result(artifact=str(artifact), model=contract.model.get("name"),
+                       checkpoint=checkpoint_id(contract.source), format=contract.target,
                        precision=contract.precision, routing=contract.routing, size_bytes=path_size(model),
                        validation=contract.validation, machine=machine, device=str(self.spec),
                        source="benchmark_model", batch=int(contract.input_shape[0] or 1))

@@ -151,6 +151,8 @@ class Harness:
             raise ContractError(
                 f"{self.model_path.name}: output shape {tuple(y.shape)} does not match the contract "
                 f"({n}, {self.contract.num_classes} classes)")
+        if not np.isfinite(y).all():  # never report a NaN% prediction or an "ok" bench of a broken model
+            raise RuntimeHarnessError(f"{self.model_path.name}: the model produced non-finite outputs (NaN or Inf)")
         return y
 
     def check_input_shape(self, model_shape: tuple[Any, ...]) -> None:
@@ -199,10 +201,10 @@ def resolve_artifact(artifact: str | Path) -> tuple[Contract, Path]:
         contract, model = load_contract(p.parent), p  # the file given wins over the contract's `file`
     elif p.is_file():  # the edgevit.json itself
         contract = load_contract(p)
-        model = p.parent / contract.file
+        model = contract.model_file(p.parent)
     else:
         contract = load_contract(p)
-        model = p / contract.file
+        model = contract.model_file(p)
     return contract, model
 
 
@@ -249,9 +251,3 @@ def open_harness(artifact: str | Path, runtime: str | None = None, *, threads: i
     runtime = runtime or runtime_for_path(artifact)
     h = get_harness(runtime)(artifact, threads=threads, options=options)
     return h.load() if load else h
-
-
-def one_line(e: BaseException | str, limit: int = 400) -> str:
-    """A runtime's (often multi-line, C++-flavoured) error message as one short line."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text[:limit] + ("..." if len(text) > limit else "")

@@ -11,7 +11,7 @@ Result schema `edgevit.bench/1` (one JSON object per artifact x runtime x machin
     {
       "schema": "edgevit.bench/1",
       "status": "ok" | "error" | "unsupported",   "error": null | "one line",
-      "model": "mmoe_vit_xxs", "artifact": "out/onnx/model.onnx", "format": "onnx",
+      "model": "mmoe_vit_xxs", "checkpoint": "1a2b3c4d" | null, "artifact": "out/onnx/model.onnx", "format": "onnx",
       "runtime": {"name": "onnx", "version": "1.31.1", "threads": 1, "provider": "CPUExecutionProvider",
                   "extra": {}},
       "precision": "fp32", "routing": "static", "batch": 1,
@@ -27,8 +27,11 @@ Result schema `edgevit.bench/1` (one JSON object per artifact x runtime x machin
       "timestamp": "2025-01-01T12:00:00+00:00", "edgevit_version": "0.1.0", "notes": []
     }
 
-`latency_ms` is per call of `batch` images; ms per image = latency / batch. File names follow timm's habit:
-`{model}-{runtime}-{precision}-t{threads}-{machine}.json` (`result_filename`).
+`latency_ms` is per call of `batch` images; ms per image = latency / batch. `checkpoint` (added once the
+contract is read; absent in the sample apps' files) is the first 8 hex digits of the source checkpoint's sha256,
+so two checkpoints of one model never collide.
+File names follow timm's habit: `{model}-{checkpoint}-{runtime}-{precision}-b{batch}-t{threads}-{machine}.json`
+(`result_filename`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,24 +47,14 @@ import numpy as np
 
 from edgevit import __version__
 from edgevit.errors import ContractError, EdgevitError
-from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness, one_line
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.base import Harness, UnsupportedPlatformError, get_harness, runtime_for_path
 from edgevit.runtimes.evalset import EvalSet, load_eval_set
+from edgevit.runtimes.files import atomic_write_text, one_line
+from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.machine import machine_facts, machine_name, peak_rss_mb, slug
 
 SCHEMA = "edgevit.bench/1"
 LATENCY_KEYS = ("p50", "p90", "p99", "mean", "trimmed_mean", "std", "min", "max", "runs")
-
-
-@dataclass
-class BenchConfig:
-    warmup: int = 10
-    runs: int = 100
-    time_budget_s: float | None = None  # when set: timed runs until the budget is spent (at least 3)
-    batch: int = 1
-    large_batch: int = 32  # 0 or <= batch: skip the large-batch throughput
-    large_runs: int = 5
-    eval_limit: int | None = None
 
 
 def latency_stats(times_ms: list[float] | np.ndarray, trim: float = 0.1) -> dict[str, float | int]:
@@ -85,6 +77,8 @@ def accuracy_metrics(logits: np.ndarray, labels: np.ndarray | None, reference: n
         out["accuracy"] = round(float((pred == labels).mean()), 6)
     if reference is not None:
         reference = np.asarray(reference, dtype=np.float32)
+        if not np.isfinite(reference).all():
+            raise ContractError("the reference logits hold NaN or Inf")
         if reference.shape != logits.shape:
             raise ContractError(f"reference logits {reference.shape} do not match this model's {logits.shape}")
         out["top1_agreement"] = round(float((reference.argmax(axis=1) == pred).mean()), 6)
@@ -173,16 +167,16 @@ def bench_artifact(artifact: str | Path, runtime: str, *, threads: int | None = 
                    reference_name: str | None = None) -> tuple[dict[str, Any], np.ndarray | None]:
     """Bench one artifact in this process. Never raises for a bad artifact: returns an error result."""
     cfg = cfg or BenchConfig()
-    r = new_result(artifact=str(artifact), batch=cfg.batch, reference=reference_name)
+    r = new_result(artifact=str(artifact), batch=cfg.batch, reference=reference_name, checkpoint=None)
     r["runtime"].update(name=runtime, threads=threads)
     logits = None
     try:
         h = get_harness(runtime)(artifact, threads=threads, options=options)
         c = h.contract
-        r.update(model=c.model.get("name"), format=c.target, precision=c.precision, routing=c.routing,
+        r.update(model=c.model.get("name"), checkpoint=checkpoint_id(c.source), format=c.target, precision=c.precision, routing=c.routing,
                  size_bytes=h.size_bytes(), validation=c.validation)
         r["runtime"] = h.info().to_dict()
-        evalset = load_eval_set(data or c.eval_set, cfg.eval_limit)
+        evalset = load_eval_set(data or c.eval_set, cfg.eval_limit, from_contract=not data)
         try:
             r, logits = bench_harness(h, evalset, cfg, reference, r)
         finally:
@@ -194,6 +188,39 @@ def bench_artifact(artifact: str | Path, runtime: str, *, threads: int | None = 
     return r, logits
 
 
+def run_job(job: BenchJob) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Bench one job in this process (what the child and the ssh device run). Never raises for bad input."""
+    import os
+
+    if job.machine_name:
+        os.environ["EDGEVIT_MACHINE"] = job.machine_name
+    try:
+        runtime = job.runtime or runtime_for_path(job.artifact)
+        reference = np.load(job.reference_logits, allow_pickle=False) if job.reference_logits else None
+        r, logits = bench_artifact(job.artifact, runtime, threads=job.threads, options=job.options,
+                                   cfg=job.protocol, data=job.data, reference=reference,
+                                   reference_name=job.reference_name)
+    except (EdgevitError, OSError, ValueError) as e:
+        r, logits = new_result(artifact=job.artifact, error=str(e)), None
+        r["runtime"]["name"] = job.runtime
+    r["device"] = job.device
+    if job.save_logits and logits is not None:
+        Path(job.save_logits).parent.mkdir(parents=True, exist_ok=True)
+        np.save(job.save_logits, logits)
+    return r, logits
+
+
+CHECKPOINT_ID_LEN = 8
+
+
+def checkpoint_id(source: dict[str, Any]) -> str | None:
+    """The short id of the checkpoint an artifact came from (its sha256 prefix), or None when not recorded.
+    Only hex digits pass: the value comes from an untrusted contract and ends up in file names and tables."""
+    sha = str(source.get("sha256") or "").lower()
+    return sha[:CHECKPOINT_ID_LEN] if len(sha) >= CHECKPOINT_ID_LEN and all(
+        ch in "0123456789abcdef" for ch in sha[:CHECKPOINT_ID_LEN]) else None
+
+
 def result_filename(r: dict[str, Any]) -> str:
     rt = r.get("runtime") or {}
     threads = rt.get("threads") or "auto"
@@ -201,9 +228,9 @@ def result_filename(r: dict[str, Any]) -> str:
     precision = r.get("precision") or "fp32"
     if r.get("routing") == "dense":  # the dense-routing fallback of the same model must not overwrite the static one
         precision += "-dense"
-    parts = [r.get("model") or Path(str(r.get("artifact") or "model")).name, rt.get("name") or "runtime", precision,
-             f"t{threads}", machine]
-    return "-".join(slug(str(p)) for p in parts) + ".json"
+    parts = [r.get("model") or Path(str(r.get("artifact") or "model")).name, r.get("checkpoint"),
+             rt.get("name") or "runtime", precision, f"b{r.get('batch') or 1}", f"t{threads}", machine]
+    return "-".join(slug(str(p)) for p in parts if p) + ".json"
 
 
 def write_result(r: dict[str, Any], out_dir: str | Path) -> Path:

@@ -10,17 +10,20 @@ always run here (a device has no torch).
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.base import expand_artifacts, is_checkpoint_dir, runtime_for_path
-from edgevit.runtimes.bench import BenchConfig, bench_artifact
+from edgevit.runtimes.bench import run_job
 from edgevit.runtimes.contract import load_contract
-from edgevit.runtimes.evalset import SHIPPED, load_eval_set
+from edgevit.runtimes.evalset import SHIPPED, EvalSet, load_eval_set
 from edgevit.runtimes.isolate import bench_in_subprocess
+from edgevit.runtimes.job import BenchJob
 from edgevit.runtimes.remote import parse_device
 
 
@@ -87,9 +90,9 @@ def _source_checkpoints(paths: list[Path]) -> list[Path]:
 
 @dataclass
 class CompareOptions:
-    cfg: BenchConfig = field(default_factory=BenchConfig)
-    data: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    """How to run the planned jobs; `job` is the template every job starts from (protocol, options, data)."""
+
+    job: BenchJob = field(default_factory=BenchJob)
     device: str | None = None
     isolate: bool = True
     timeout: float = 900.0
@@ -97,6 +100,9 @@ class CompareOptions:
     ssh_options: list[str] = field(default_factory=list)
     benchmark_model: str | None = None
     adb: str = "adb"
+    # dataset spec -> EvalSet; the workstation passes edgevit.data.evalset.load_eval_set (a device reads only
+    # the shipped digits or an .npz, which is what this default does)
+    load_eval_set: Callable[[str, int | None], EvalSet] = load_eval_set
 
 
 def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> list[dict[str, Any]]:
@@ -123,20 +129,23 @@ def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> lis
                 where = f" on {device}" if device.kind != "local" and job.runtime != "torch" else ""
                 progress(f"[{i + 1}/{len(jobs)}] {job.runtime} {job.artifact}{where}"
                          + (f" ({job.threads} threads)" if job.threads else ""))
-            spec = _data_spec(job, opts.data)
-            data_npz = _data_npz(spec, opts.cfg.eval_limit, tmpdir, data_files) if spec != SHIPPED else None
+            spec = _data_spec(job, opts.job.data)
+            data_npz = (_data_npz(spec, opts, tmpdir, data_files) if spec != SHIPPED else None)
             model = job.model
             ref = refs.get(model) if model in refs else (next(iter(refs.values())) if len(refs) == 1 else None)
             ref_name = "torch" if ref is not None else None
             save = tmpdir / f"logits-{i}.npy" if job.reference else None
+            bench_job = dataclasses.replace(
+                opts.job, artifact=str(job.artifact), runtime=job.runtime, threads=job.threads,
+                data=str(data_npz) if data_npz is not None else None,
+                reference_logits=str(ref) if ref is not None and not job.reference else None,
+                reference_name=ref_name if not job.reference else None)
             if job.runtime == "torch" or device.kind == "local":
-                r = _local(job, opts, data_npz, ref if not job.reference else None, ref_name, save)
+                r = _local(dataclasses.replace(bench_job, save_logits=str(save) if save else None), opts)
             elif ssh is not None:
-                r = ssh.bench(job.artifact, job.runtime, threads=job.threads, options=opts.options, cfg=opts.cfg,
-                              data_npz=data_npz, reference_logits=ref if not job.reference else None,
-                              reference_name=ref_name if not job.reference else None)
+                r = ssh.bench(bench_job)
             else:
-                r = adb.bench(job.artifact, threads=job.threads, options=opts.options, cfg=opts.cfg)
+                r = adb.bench(bench_job)
             if job.reference and save is not None and save.exists() and r.get("status") == "ok":
                 refs[r.get("model")] = save
             results.append(r)
@@ -147,34 +156,27 @@ def _data_spec(job: Job, data: str | None) -> str:
     if data:
         return data
     try:
-        return load_contract(job.artifact).eval_set or SHIPPED
+        spec = load_contract(job.artifact).eval_set or SHIPPED
     except Exception:
         return SHIPPED
+    if spec.startswith("npz:") or spec.endswith(".npz"):  # a contract must not make the bench read a file:
+        return SHIPPED  # left to the bench child, which refuses it for that artifact (`load_eval_set`)
+    return spec
 
 
-def _data_npz(spec: str, limit: int | None, tmpdir: Path, cache: dict[str, Path]) -> Path:
+def _data_npz(spec: str, opts: CompareOptions, tmpdir: Path, cache: dict[str, Path]) -> Path:
     """A non-shipped eval set, loaded here once and written as .npz (what children and devices read)."""
     if spec not in cache:
         path = Path(spec[4:] if spec.startswith("npz:") else spec)
         if path.suffix == ".npz" and path.is_file():
             cache[spec] = path
         else:
-            cache[spec] = load_eval_set(spec, limit).save(tmpdir / f"eval-{len(cache)}.npz")
+            evalset = opts.load_eval_set(spec, opts.job.protocol.eval_limit)
+            cache[spec] = evalset.save(tmpdir / f"eval-{len(cache)}.npz")
     return cache[spec]
 
 
-def _local(job: Job, opts: CompareOptions, data_npz: Path | None, ref: Path | None, ref_name: str | None,
-           save: Path | None) -> dict[str, Any]:
-    data = str(data_npz) if data_npz is not None else None
+def _local(job: BenchJob, opts: CompareOptions) -> dict[str, Any]:
     if opts.isolate:
-        return bench_in_subprocess(job.artifact, job.runtime, threads=job.threads, options=opts.options,
-                                   cfg=opts.cfg, data=data, reference_logits=str(ref) if ref else None,
-                                   reference_name=ref_name, save_logits=str(save) if save else None,
-                                   timeout=opts.timeout)
-    import numpy as np
-
-    r, logits = bench_artifact(job.artifact, job.runtime, threads=job.threads, options=opts.options, cfg=opts.cfg,
-                               data=data, reference=np.load(ref) if ref else None, reference_name=ref_name)
-    if save is not None and logits is not None:
-        np.save(save, logits)
-    return r
+        return bench_in_subprocess(job, timeout=opts.timeout)
+    return run_job(job)[0]

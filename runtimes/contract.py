@@ -24,19 +24,26 @@ Contract layout (format_version 1)::
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgevit.errors import ContractError
+from edgevit.runtimes.files import atomic_write_text, confined_path, one_line, read_json
 
 CONTRACT_FILENAME = "edgevit.json"
+SCHEMA_FILE = "schema/edgevit.schema.json"  # package data of edgevit.runtimes; the apps read the same file
 FORMAT_VERSION = 1
 LAYOUTS = ("NCHW", "NHWC")
 RESIZE_MODES = ("bilinear", "nearest")
+MAX_SIDE = 4096  # pixels per side of a model input (the schema says the same)
+MAX_INPUT_PIXELS = 2048 * 2048  # height x width of a model input: bounds the float32 buffers per image
 
 
 @dataclass
@@ -51,15 +58,21 @@ class Preprocess:
     scale: float = 1.0 / 255.0  # uint8 -> [0, 1] before mean/std
 
     def __post_init__(self) -> None:
+        if isinstance(self.size, (str, bytes)) or len(self.size) != 2:
+            raise ContractError(f"preprocess size must be [height, width], got {self.size!r}")
+        if not isinstance(self.channels, int) or isinstance(self.channels, bool):
+            raise ContractError(f"channels must be 1 or 3, got {self.channels!r}")
         self.size = (int(self.size[0]), int(self.size[1]))
         self.mean = tuple(float(m) for m in self.mean)
         self.std = tuple(float(s) for s in self.std)
+        self.scale = float(self.scale)
         if self.resize not in RESIZE_MODES:
             raise ContractError(f"unknown resize rule {self.resize!r}; expected one of {RESIZE_MODES}")
         if self.channels not in (1, 3):
             raise ContractError(f"channels must be 1 or 3, got {self.channels}")
         if len(self.mean) != self.channels or len(self.std) != self.channels:
             raise ContractError("mean/std must have one value per channel")
+        check_preprocess_values(self)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -144,7 +157,15 @@ class Contract:
             raise ContractError(f"contract is malformed: {e}") from None
         if c.layout not in LAYOUTS:
             raise ContractError(f"input layout {c.layout!r} is not one of {LAYOUTS}")
+        check_values(c)
         return c
+
+    def model_file(self, folder: str | Path) -> Path:
+        """The model file named by `file`, inside `folder` (the contract's own folder) and nowhere else."""
+        try:
+            return confined_path(folder, self.file)
+        except ValueError as e:
+            raise ContractError(f"{CONTRACT_FILENAME}: {e}") from None
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (temp file, then rename)."""
@@ -153,32 +174,6 @@ class Contract:
             path = path / CONTRACT_FILENAME
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same folder and an atomic rename."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a published file gets the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def find_contract(artifact: str | Path) -> Path:
@@ -194,15 +189,76 @@ def find_contract(artifact: str | Path) -> Path:
 
 
 def load_contract(artifact: str | Path) -> Contract:
-    """Load and check the contract for an artifact file, its folder, or the json itself."""
+    """Load and check the contract for an artifact file, its folder, or the json itself.
+
+    Untrusted input: read as a capped regular file, validated against the published JSON Schema, then the
+    value checks the schema cannot express (`check_values`), and `file` confined to the contract's folder.
+    """
     path = find_contract(artifact)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ContractError(f"cannot read {path}: {e}") from None
+        data = read_json(path)
+    except (OSError, ValueError) as e:
+        raise ContractError(str(e) if isinstance(e, ValueError) else f"cannot read {path}: {e}") from None
     if not isinstance(data, dict):
         raise ContractError(f"{path} does not hold a JSON object")
-    return Contract.from_dict(data)
+    validate_schema(data, path)
+    try:
+        c = Contract.from_dict(data)
+    except ContractError as e:
+        raise ContractError(f"{path}: {e}") from None
+    c.model_file(path.parent)
+    return c
+
+
+# ------------------------------------------------------------------------------------------------- checks
+
+
+@functools.cache
+def contract_schema() -> dict[str, Any]:
+    """The published JSON Schema of `edgevit.json` (runtimes/schema/edgevit.schema.json)."""
+    return json.loads(resources.files("edgevit.runtimes").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+def validate_schema(data: dict[str, Any], where: str | Path = CONTRACT_FILENAME) -> None:
+    """ContractError naming the first field that breaks the schema (jsonschema's most relevant error)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(contract_schema())
+    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if err is not None:
+        field_path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ContractError(f"{where}: {field_path}: {one_line(err.message, 200)}")
+
+
+def check_preprocess_values(pre: Preprocess) -> None:
+    """Numbers the schema cannot bound: finite mean/std/scale, std > 0, sides and total pixels in range."""
+    h, w = pre.size
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE) or h * w > MAX_INPUT_PIXELS:
+        raise ContractError(f"preprocess size {[h, w]} is out of range (each side 1..{MAX_SIDE}, at most "
+                            f"{MAX_INPUT_PIXELS} pixels)")
+    if not all(math.isfinite(v) for v in (*pre.mean, *pre.std)):
+        raise ContractError(f"preprocess mean {list(pre.mean)} / std {list(pre.std)} must be finite numbers")
+    if not all(s > 0 for s in pre.std):
+        raise ContractError(f"preprocess std {list(pre.std)} must be > 0 (it divides)")
+    if not (math.isfinite(pre.scale) and pre.scale > 0):
+        raise ContractError(f"preprocess scale {pre.scale} must be a finite number > 0")
+
+
+def check_values(c: Contract) -> None:
+    """Cross-field checks: input shape agrees with preprocessing, output size with the labels."""
+    shape = c.input_shape
+    if len(shape) != 4 or any(s < 1 for s in shape):
+        raise ContractError(f"input shape {list(shape)} must be 4 positive sizes ({c.layout})")
+    hw_c = (shape[2], shape[3], shape[1]) if c.layout == "NCHW" else (shape[1], shape[2], shape[3])
+    want = (*c.preprocess.size, c.preprocess.channels)
+    if hw_c != want:
+        raise ContractError(f"input shape {list(shape)} ({c.layout}) does not match preprocess size "
+                            f"{list(c.preprocess.size)} with {c.preprocess.channels} channel(s)")
+    if not c.labels:
+        raise ContractError("the contract lists no labels")
+    out = c.output.get("shape")
+    if isinstance(out, list) and out and out[-1] != len(c.labels):
+        raise ContractError(f"output shape {out} does not match the {len(c.labels)} labels")
 
 
 # ----------------------------------------------------------------------------------------------- preprocessing
@@ -220,18 +276,27 @@ def _resize_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray
 
 
 def resize_batch(images: np.ndarray, size: tuple[int, int], mode: str = "bilinear") -> np.ndarray:
-    """Resize float images (N, H, W, C) to `size`, matching torch.nn.functional.interpolate."""
+    """Resize images (N, H, W, C) to `size`, matching torch.nn.functional.interpolate; float32 out.
+
+    Gather first: only the rows and columns the interpolation reads (at most 2 per output pixel) are taken
+    from the input and converted to float, so a huge (or absurdly wide) image never becomes a huge float
+    intermediate; the arithmetic on the gathered pixels is the same, so results are bitwise unchanged.
+    """
     n, h, w, c = images.shape
     oh, ow = size
     if (h, w) == (oh, ow):
-        return images
+        return images.astype(np.float32, copy=False)
     if mode == "nearest":
         ys = np.minimum(np.floor(np.arange(oh) * (h / oh)).astype(np.int64), h - 1)
         xs = np.minimum(np.floor(np.arange(ow) * (w / ow)).astype(np.int64), w - 1)
-        return images[:, ys][:, :, xs]
+        return images[:, ys[:, None], xs[None, :]].astype(np.float32, copy=False)
     y0, y1, wy = _resize_weights(h, oh)
     x0, x1, wx = _resize_weights(w, ow)
-    top = images[:, y0] * (1 - wy)[None, :, None, None] + images[:, y1] * wy[None, :, None, None]
+    rows, cols = np.unique(np.concatenate([y0, y1])), np.unique(np.concatenate([x0, x1]))
+    sub = images[:, rows[:, None], cols[None, :]].astype(np.float32, copy=False)  # one gather, no full rows
+    y0, y1 = np.searchsorted(rows, y0), np.searchsorted(rows, y1)
+    x0, x1 = np.searchsorted(cols, x0), np.searchsorted(cols, x1)
+    top = sub[:, y0] * (1 - wy)[None, :, None, None] + sub[:, y1] * wy[None, :, None, None]
     return top[:, :, x0] * (1 - wx)[None, None, :, None] + top[:, :, x1] * wx[None, None, :, None]
 
 
@@ -253,8 +318,7 @@ def preprocess_images(images: np.ndarray | list[np.ndarray], pre: Preprocess, la
         x = x[..., :3]
     if x.shape[-1] not in (1, 3):
         raise ContractError(f"images must have 1 or 3 channels, got {x.shape[-1]}")
-    x = x.astype(np.float32)
-    x = resize_batch(x, pre.size, pre.resize)
+    x = resize_batch(x, pre.size, pre.resize)  # gathers before it converts to float (bounded memory)
     if pre.channels == 3 and x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     elif pre.channels == 1 and x.shape[-1] == 3:

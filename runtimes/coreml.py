@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import RuntimeHarnessError, require
-from edgevit.runtimes.base import Harness, UnsupportedPlatformError, one_line
+from edgevit.runtimes.base import Harness, UnsupportedPlatformError
+from edgevit.runtimes.files import one_line
 
 COMPUTE_UNITS = {"all": "ALL", "cpu_only": "CPU_ONLY", "cpu_and_gpu": "CPU_AND_GPU", "cpu_and_ne": "CPU_AND_NE"}
 

@@ -22,6 +22,7 @@ from edgevit.runtimes.base import (
     runtime_for_path,
 )
 from edgevit.runtimes.contract import find_contract
+from edgevit.runtimes.safe_text import terminal_safe
 
 
 def describe_artifact(path: str | Path) -> dict[str, Any]:
@@ -138,7 +139,8 @@ def _validation_lines(v: dict[str, Any]) -> list[tuple[str, str]]:
     if nums:
         out.append(("  " + "; ".join(nums), ""))
     for chk in v.get("checks") or []:
-        mark, style = ("✓", "green") if chk.get("ok") else ("✗", "red")
+        ok = chk.get("ok")  # None: reported only / skipped, not a failure
+        mark, style = ("✓", "green") if ok else ("–", "dim") if ok is None else ("✗", "red")
         detail = f": {chk['detail']}" if chk.get("detail") else ""
         out.append((f"  {mark} {chk.get('name', '')}{detail}", style))
     return out
@@ -152,9 +154,9 @@ def render_description(d: dict[str, Any]) -> Any:
 
     m = d["model"]
     what = d.get("target") if d["kind"] == "artifact" else "checkpoint"
-    head = Text(f"{m.get('name') or '?'}", style="bold")
+    head = Text(terminal_safe(m.get("name") or "?"), style="bold")
     size = human_size(d.get("size_bytes"))
-    head.append(f" ({m.get('family') or '?'}) · {what} · {d.get('precision')} · {size}")
+    head.append(terminal_safe(f" ({m.get('family') or '?'}) · {what} · {d.get('precision')} · {size}"))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="cyan", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -163,6 +165,7 @@ def render_description(d: dict[str, Any]) -> Any:
         ("parameters", human_count(m.get("params"))),
         ("active params", human_count(m["active_params"]) if m.get("active_params") else None),
         ("FLOPs / image", human_count(m["flops"]) if m.get("flops") else None),
+        ("active FLOPs", human_count(m["active_flops"]) if m.get("active_flops") not in (None, m.get("flops")) else None),
         ("input", _input_line(d["input"])), ("preprocess", _preprocess_line(d["preprocess"])),
         ("labels", _labels_line(d["labels"])), ("routing", d.get("routing")), ("precision", d.get("precision")),
         ("size", human_size(d.get("size_bytes"))), ("edgevit", d.get("edgevit_version")),
@@ -179,16 +182,16 @@ def render_description(d: dict[str, Any]) -> Any:
         rows.append((key, value if isinstance(value, str) else json.dumps(value)))
     for key, value in rows:
         if value not in (None, ""):
-            grid.add_row(key, Text(str(value)))
+            grid.add_row(key, Text(terminal_safe(value)))
     parts: list[Any] = [head, grid]
     if d.get("validation"):
-        parts += [Text(t, style=s) for t, s in _validation_lines(d["validation"])]
+        parts += [Text(terminal_safe(t), style=s) for t, s in _validation_lines(d["validation"])]
     elif d["kind"] == "artifact":
         parts.append(Text("validation: none recorded", style="yellow"))
     for ev in d.get("evals") or []:
-        parts.append(Text(f"eval: {ev}"))
+        parts.append(Text(terminal_safe(f"eval: {ev}")))
     for w in d.get("warnings") or []:
-        parts.append(Text(f"warning: {w}", style="yellow"))
+        parts.append(Text(terminal_safe(f"warning: {w}"), style="yellow"))
     return Group(*parts)
 
 
@@ -198,11 +201,11 @@ def show_descriptions(descs: list[dict[str, Any]], as_json: bool) -> None:
         sys.stdout.write(json.dumps(descs[0] if len(descs) == 1 else descs, indent=2, default=str) + "\n")
         sys.stdout.flush()
         return
-    from rich.console import Console
     from rich.rule import Rule
 
-    con = Console()
-    con = con if con.is_terminal else Console(width=160)
+    from edgevit.runtimes.console import make_console
+
+    con = make_console()
     for i, d in enumerate(descs):
         if i:
             con.print(Rule(style="dim"))
@@ -220,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         show_descriptions(describe_artifacts(args.path), args.as_json)
     except EdgevitError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal_safe(e)}", file=sys.stderr)
         return 1
     return 0
 

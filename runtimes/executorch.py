@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import RuntimeHarnessError, require
-from edgevit.runtimes.base import Harness, one_line
+from edgevit.runtimes.base import Harness
+from edgevit.runtimes.files import one_line
 
 _THREADS_SET: list[int] = []
 

@@ -1,4 +1,7 @@
-"""Run one bench in a child process (`python -m edgevit.runtimes bench ...`) so that a runtime which crashes on a
+"""Run untrusted models in child processes: one bench per child (`bench_in_subprocess`), and the streaming
+child of `predict` (`streaming_child` + `json_lines`: one JSON line per image, so a crash loses one file only).
+
+Run one bench in a child process (`python -m edgevit.runtimes bench ...`) so that a runtime which crashes on a
 corrupt file (segfault, abort, hang) produces an error result instead of killing the bench process.
 
 Each child also gives each runtime a clean process: its own peak RSS, its own thread pool (ExecuTorch can size
@@ -7,45 +10,19 @@ its pool only once per process), no runtime loaded beside another.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import selectors
 import signal
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
-from edgevit.runtimes.bench import BenchConfig, new_result
-
-
-def bench_argv(artifact: str, runtime: str | None, *, threads: int | None = None,
-               options: dict[str, Any] | None = None, cfg: BenchConfig | None = None, data: str | None = None,
-               reference_logits: str | None = None, reference_name: str | None = None,
-               save_logits: str | None = None, device: str = "local", machine_name: str | None = None) -> list[str]:
-    """Arguments after `python -m edgevit.runtimes` for one bench (shared by the local and ssh paths)."""
-    cfg = cfg or BenchConfig()
-    argv = ["bench", "--artifact", str(artifact), "--runs", str(cfg.runs), "--warmup", str(cfg.warmup),
-            "--batch", str(cfg.batch), "--large-batch", str(cfg.large_batch), "--device", device]
-    if runtime:
-        argv += ["--runtime", runtime]
-    if threads:
-        argv += ["--threads", str(threads)]
-    if cfg.time_budget_s is not None:
-        argv += ["--time", str(cfg.time_budget_s)]
-    if cfg.eval_limit:
-        argv += ["--limit", str(cfg.eval_limit)]
-    if data:
-        argv += ["--data", str(data)]
-    for key, value in (options or {}).items():
-        argv += ["--option", f"{key}={value}"]
-    if reference_logits:
-        argv += ["--reference-logits", str(reference_logits)]
-    if reference_name:
-        argv += ["--reference-name", reference_name]
-    if save_logits:
-        argv += ["--save-logits", str(save_logits)]
-    if machine_name:
-        argv += ["--machine-name", machine_name]
-    return argv
+from edgevit.runtimes.bench import new_result
+from edgevit.runtimes.job import BenchJob
 
 
 def tail_line(stderr: str) -> str:
@@ -75,7 +52,7 @@ def parse_child_output(stdout: str, stderr: str, rc: int, artifact: str, runtime
             r = json.loads(text[text.index("{"):])
             if isinstance(r, dict) and "schema" in r:
                 return r
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     what = f"the {runtime or 'runtime'} bench{where} {describe_exit(rc)} on {artifact}"
     detail = tail_line(stderr)
@@ -84,16 +61,11 @@ def parse_child_output(stdout: str, stderr: str, rc: int, artifact: str, runtime
     return r
 
 
-def bench_in_subprocess(artifact: str | Path, runtime: str | None, *, threads: int | None = None,
-                        options: dict[str, Any] | None = None, cfg: BenchConfig | None = None,
-                        data: str | None = None, reference_logits: str | None = None,
-                        reference_name: str | None = None, save_logits: str | None = None,
-                        timeout: float | None = 900.0, python: str | None = None,
+def bench_in_subprocess(job: BenchJob, *, timeout: float | None = 900.0, python: str | None = None,
                         env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Bench one artifact in a fresh `python -m edgevit.runtimes` child; always returns a result dict."""
-    argv = [python or sys.executable, "-m", "edgevit.runtimes"] + bench_argv(
-        str(artifact), runtime, threads=threads, options=options, cfg=cfg, data=data,
-        reference_logits=reference_logits, reference_name=reference_name, save_logits=save_logits)
+    """Bench one job in a fresh `python -m edgevit.runtimes` child; always returns a result dict."""
+    argv = [python or sys.executable, "-m", "edgevit.runtimes"] + job.to_argv()
+    artifact, runtime = job.artifact, job.runtime
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
                               stdin=subprocess.DEVNULL)
@@ -106,3 +78,65 @@ def bench_in_subprocess(artifact: str | Path, runtime: str | None, *, threads: i
         r["runtime"]["name"] = runtime
         return r
     return parse_child_output(proc.stdout, proc.stderr, proc.returncode, str(artifact), runtime)
+
+
+# ------------------------------------------------------------------------------- streaming children (predict)
+
+
+class ChildFailed(Exception):
+    """A streaming child stopped before it finished: died by a signal, exited, or went silent past its timeout."""
+
+    def __init__(self, how: str, detail: str = "") -> None:
+        super().__init__(how + (f": {detail}" if detail else ""))
+        self.how, self.detail = how, detail
+
+
+@contextlib.contextmanager
+def streaming_child(argv: list[str], *, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """A child with its stdout piped (JSON lines) and stderr kept in a temp file for the error line.
+
+    Whatever ends the `with` (the end of the lines, a timeout, Ctrl-C in the parent), the child is killed and
+    reaped: an untrusted model looping in C++ (where SIGINT is not seen) cannot outlive the command.
+    """
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        proc.stderr_file = err  # type: ignore[attr-defined]
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+
+
+def json_lines(proc: subprocess.Popen, timeout: float | None) -> Iterator[dict[str, Any]]:
+    """The JSON objects a child prints one per line; ChildFailed when it dies or prints nothing for `timeout` s.
+
+    A clean end (exit status 0 after its last line) just ends the iteration.
+    """
+    fd = proc.stdout.fileno()  # type: ignore[union-attr]
+    buf = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            if not sel.select(timeout):
+                proc.kill()
+                raise ChildFailed(f"stopped after {timeout:g} s without an answer (timed out)")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    obj = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(obj, dict):
+                    yield obj
+    rc = proc.wait()
+    if rc != 0:
+        err = proc.stderr_file  # type: ignore[attr-defined]
+        err.seek(0)
+        raise ChildFailed(describe_exit(rc), tail_line(err.read()[-20000:].decode("utf-8", "replace")))

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import RuntimeHarnessError, require
-from edgevit.runtimes.base import Harness, one_line
+from edgevit.runtimes.base import Harness
+from edgevit.runtimes.files import one_line
 
 _OPT_LEVELS = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
                "disable": "ORT_DISABLE_ALL"}

@@ -24,9 +24,13 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import ContractError, EdgevitError, RuntimeHarnessError
-from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, one_line, open_harness
+from edgevit.runtimes.base import Harness, expand_artifacts, is_checkpoint_dir, open_harness, runtime_for_path
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Preprocess, find_contract, softmax
+from edgevit.runtimes.files import one_line
+from edgevit.runtimes.safe_text import terminal_safe
 
+MAX_IMAGE_PIXELS = 50_000_000  # per image, checked from the header before decoding (an 8K photo is 33M)
+MAX_ASPECT = 50  # longest side / shortest side; past this an image is a memory trap, not a photo
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 PROB_KINDS = ("probabilities", "probs", "softmax")  # contract output kinds that are already probabilities
 
@@ -57,11 +61,12 @@ def list_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[FileResult]]
     errors: list[FileResult] = []
     for raw in inputs:
         p = Path(raw)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file()
+        if p.is_dir():  # in a folder only image files count (a README or labels.txt beside them is no error)
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             if not found:
-                errors.append(FileResult(str(p), error="folder holds no files"))
+                errors.append(FileResult(str(p), error="folder holds no image files ("
+                                         + ", ".join(sorted(IMAGE_SUFFIXES)) + ")"))
             files.extend(found)
         elif p.is_file():
             files.append(p)
@@ -87,11 +92,19 @@ def _to_array(im: Any) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode a whole image file with Pillow (truncation fails here, not later), EXIF rotation applied."""
+    """Decode a whole image file with Pillow (truncation fails here, not later), EXIF rotation applied.
+
+    The size is checked from the header first (Pillow's `open` is lazy): more than `MAX_IMAGE_PIXELS` pixels
+    or a side ratio past `MAX_ASPECT` is refused before any pixel is decoded, so a tiny file cannot claim
+    gigabytes. Only regular files are opened (a FIFO or a device would block or never end).
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if not Path(path).is_file():
+        raise ImageError("not a regular file")
     try:
         with Image.open(path) as im:
+            check_image_size(*im.size)
             im.load()
             return _to_array(ImageOps.exif_transpose(im))
     except UnidentifiedImageError:
@@ -101,8 +114,23 @@ def read_image(path: str | Path) -> np.ndarray:
         if suffix in IMAGE_SUFFIXES:
             raise ImageError(f"damaged image, or not really a {suffix} file (Pillow cannot identify it)") from None
         raise ImageError("not an image (Pillow cannot identify the file format)") from None
+    except ImageError:
+        raise
+    except MemoryError:
+        raise ImageError("not enough memory to decode this image") from None
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
         raise ImageError(f"unreadable image: {one_line(e, 200)}") from None
+
+
+def check_image_size(width: int, height: int) -> None:
+    """ImageError for an image too large (pixels) or too thin (aspect ratio) to be worth decoding."""
+    if width < 1 or height < 1:
+        raise ImageError(f"the image is {width}x{height} pixels")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{width}x{height} is {width * height:,} pixels, more than the "
+                         f"{MAX_IMAGE_PIXELS:,} predict reads per image (shrink it first)")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageError(f"{width}x{height} is more than {MAX_ASPECT} times longer than wide (crop it first)")
 
 
 def input_notes(img: np.ndarray, pre: Preprocess, strict_channels: bool = False) -> list[str]:
@@ -155,13 +183,17 @@ def native_stdout_to_stderr() -> Iterator[None]:
 
 def predict_files(h: Harness, files: list[Path], k: int = 3, strict_channels: bool = False) -> list[FileResult]:
     """Read, preprocess and run each file on its own; one warm-up run precedes the first timed one."""
+    return list(iter_predictions(h, files, k, strict_channels))
+
+
+def iter_predictions(h: Harness, files: list[Path], k: int = 3, strict_channels: bool = False
+                     ) -> Iterator[FileResult]:
+    """`predict_files` one result at a time (the isolated child prints each as soon as it is known)."""
     c = h.contract
     kind = str(c.output.get("kind", "logits"))
-    results: list[FileResult] = []
     warm = False
     for f in files:
         r = FileResult(str(f))
-        results.append(r)
         try:
             img = read_image(f)
             r.size, r.channels = [int(img.shape[0]), int(img.shape[1])], 1 if img.ndim == 2 else 3
@@ -175,11 +207,12 @@ def predict_files(h: Harness, files: list[Path], k: int = 3, strict_channels: bo
             t0 = time.perf_counter()
             y = h.run(x)
             r.latency_ms = (time.perf_counter() - t0) * 1e3
-        except (EdgevitError, OSError, RuntimeError, ValueError) as e:
+        except (EdgevitError, OSError, RuntimeError, ValueError, MemoryError) as e:
             r.error, r.preprocess_ms = one_line(e, 300), None
+            yield r
             continue
         r.ok, r.top = True, top_k(y[0], c.labels, k, kind)
-    return results
+        yield r
 
 
 def _check_artifact(artifact: Path) -> None:
@@ -206,28 +239,121 @@ def latency_summary(results: list[FileResult]) -> dict[str, float] | None:
             "min": float(t.min()), "max": float(t.max())} if t.size else None
 
 
+DEFAULT_TIMEOUT_S = 120.0  # per step of the isolated child: loading the model, then each image
+
+
 def run_predict(inputs: list[str | Path], artifact: str | Path, runtime: str | None = None, topk: int = 3,
-                threads: int | None = None, strict_channels: bool = False) -> dict[str, Any]:
-    """The whole command as data: open the harness, predict every file, return the JSON-able report."""
+                threads: int | None = None, strict_channels: bool = False, *, isolate: bool = True,
+                timeout: float | None = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+    """The whole command as data: predict every file, return the JSON-able report.
+
+    `isolate` (the default): the model runs in a child process (`predict_isolated`), so a runtime that crashes
+    or loops on an untrusted model costs one file's result, not the command.
+    """
     if topk < 1:
         raise RuntimeHarnessError(f"--topk must be at least 1, got {topk}")
     artifact = Path(artifact)
     _check_artifact(artifact)
     files, missing = list_inputs(inputs)
-    with native_stdout_to_stderr():
-        h = open_harness(artifact, runtime, threads=threads)
-        try:
-            results = missing + predict_files(h, files, topk, strict_channels)
-            info = h.info().to_dict()
-        finally:
-            h.close()
+    if isolate:
+        head, results = predict_isolated(artifact, runtime, files, topk, threads, strict_channels, timeout)
+        results = missing + results
+    else:
+        with native_stdout_to_stderr():
+            h = open_harness(artifact, runtime, threads=threads)
+            try:
+                results = missing + predict_files(h, files, topk, strict_channels)
+                head = _head(h)
+            finally:
+                h.close()
     ok = sum(r.ok for r in results)
-    c = h.contract
-    return {"artifact": str(artifact), "model": c.model.get("name"), "runtime": info, "precision": c.precision,
-            "input": {"shape": list(c.input_shape), "layout": c.layout}, "topk": topk,
-            "load_ms": h.load_time_ms, "warmup_runs": 1, "files": [asdict(r) for r in results],
+    return {"artifact": str(artifact), **head, "topk": topk, "warmup_runs": 1,
+            "files": [asdict(r) for r in results],
             "summary": {"files": len(results), "ok": ok, "failed": len(results) - ok,
                         "latency_ms": latency_summary(results)}}
+
+
+def _head(h: Harness) -> dict[str, Any]:
+    """The report's fields about the model and the runtime (what the isolated child sends first)."""
+    c = h.contract
+    return {"model": c.model.get("name"), "runtime": h.info().to_dict(), "precision": c.precision,
+            "input": {"shape": list(c.input_shape), "layout": c.layout}, "load_ms": h.load_time_ms}
+
+
+def predict_isolated(artifact: Path, runtime: str | None, files: list[Path], topk: int, threads: int | None,
+                     strict_channels: bool, timeout: float | None = DEFAULT_TIMEOUT_S
+                     ) -> tuple[dict[str, Any], list[FileResult]]:
+    """Predict in `python -m edgevit.runtimes predict --worker` children, one JSON line per file.
+
+    A child that dies (segfault, abort) or stays silent past `timeout` costs the file it was on: that file gets
+    the error and a fresh child goes on with the rest. A child that fails before its first file (the model does
+    not load) is one error for the artifact. Ctrl-C kills the child (see `streaming_child`).
+    """
+    from edgevit.runtimes.isolate import ChildFailed, json_lines, streaming_child
+
+    try:
+        name = runtime or runtime_for_path(artifact)  # reads the contract only, for the error messages
+    except EdgevitError:
+        name = "runtime"
+    head: dict[str, Any] | None = None
+    results: list[FileResult] = []
+    todo = list(files)
+    while todo or head is None:
+        argv = [sys.executable, "-m", "edgevit.runtimes", "predict", "--worker", "--artifact", str(artifact),
+                "--topk", str(topk)] + (["--runtime", runtime] if runtime else []) + (
+                ["--threads", str(threads)] if threads else []) + (["--strict-channels"] if strict_channels else []
+                ) + ["--", *map(str, todo)]
+        with streaming_child(argv) as proc:
+            try:
+                for msg in json_lines(proc, timeout):
+                    if msg.get("kind") == "error":
+                        raise (ContractError if msg.get("type") == "ContractError" else RuntimeHarnessError)(
+                            str(msg.get("error")))
+                    if msg.get("kind") == "head":
+                        head = {k: msg.get(k) for k in ("model", "runtime", "precision", "input", "load_ms")}
+                        name = (msg.get("runtime") or {}).get("name") or name
+                    elif msg.get("kind") == "file" and todo:
+                        results.append(FileResult(**{k: msg.get(k) for k in FileResult.__dataclass_fields__
+                                                     if k in msg}))
+                        todo.pop(0)
+                return _finish(head, results)
+            except ChildFailed as e:
+                if head is None:
+                    raise RuntimeHarnessError(f"the {name} runtime {e.how} while loading {artifact}"
+                                              + (f": {e.detail}" if e.detail else "")) from None
+                if not todo:
+                    return _finish(head, results)
+                results.append(FileResult(str(todo.pop(0)), error=f"the {name} runtime {e.how} on this file"
+                                          + (f" ({e.detail})" if e.detail else "")))
+    return _finish(head, results)
+
+
+def _finish(head: dict[str, Any] | None, results: list[FileResult]) -> tuple[dict[str, Any], list[FileResult]]:
+    if head is None:
+        raise RuntimeHarnessError("the predict child ended without loading the model")
+    return head, results
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    """The child side of `predict_isolated`: JSON lines on the real stdout, runtime logs moved to stderr."""
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+
+    def emit(obj: dict[str, Any]) -> None:
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
+
+    try:
+        h = open_harness(Path(args.artifact), args.runtime, threads=args.threads)
+    except EdgevitError as e:
+        emit({"kind": "error", "type": type(e).__name__, "error": str(e)})
+        return 1
+    emit({"kind": "head", **_head(h)})
+    for r in iter_predictions(h, [Path(f) for f in args.images], args.topk, args.strict_channels):
+        emit({"kind": "file", **asdict(r)})
+    h.close()
+    return 0
 
 
 def failure_line(report: dict[str, Any]) -> str | None:
@@ -244,10 +370,9 @@ def failure_line(report: dict[str, Any]) -> str | None:
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from edgevit.runtimes.console import make_console
 
-    con = Console(stderr=stderr)
-    return con if con.is_terminal else Console(stderr=stderr, width=160)
+    return make_console(stderr=stderr)
 
 
 def render_report(report: dict[str, Any]) -> Any:
@@ -260,20 +385,22 @@ def render_report(report: dict[str, Any]) -> Any:
     rt, files = report["runtime"], report["files"]
     title = (f"{report['model']} · {rt['name']} {rt.get('version') or ''} · {report['precision']}"
              f"{' · ' + str(rt['threads']) + ' threads' if rt.get('threads') else ''}")
-    t = Table(title=title, title_justify="left")
+    t = Table(title=Text(terminal_safe(title)), title_justify="left")
     notes = any(f["notes"] or not f["ok"] for f in files)
     cols = [("file", "left"), ("prediction", "left"), ("prob", "right"), ("next", "left"), ("ms", "right")]
     for col, just in cols + ([("note", "left")] if notes else []):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for f in files:
         if not f["ok"]:
-            t.add_row(Text(f["path"], style="red"), Text("—", style="red"), "", "", "",
-                      Text(f"error: {f['error']}", style="red"))
+            t.add_row(Text(terminal_safe(f["path"]), style="red"), Text("—", style="red"), "", "", "",
+                      Text(f"error: {terminal_safe(f['error'])}", style="red"))
             continue
         best, rest = f["top"][0], f["top"][1:]
-        row = [Text(f["path"]), Text(best["label"], style="bold"), f"{best['prob']:.1%}",
-               Text(", ".join(f"{o['label']} {o['prob']:.1%}" for o in rest)), f"{f['latency_ms']:.2f}"]
-        t.add_row(*row, *([Text("; ".join(f["notes"]), style="dim")] if notes else []))
+        row = [Text(terminal_safe(f["path"])), Text(terminal_safe(best["label"]), style="bold"),
+               f"{best['prob']:.1%}",
+               Text(terminal_safe(", ".join(f"{o['label']} {o['prob']:.1%}" for o in rest))),
+               f"{f['latency_ms']:.2f}"]
+        t.add_row(*row, *([Text(terminal_safe("; ".join(f["notes"])), style="dim")] if notes else []))
     s, lat = report["summary"], report["summary"]["latency_ms"]
     line = f"{s['ok']} of {s['files']} files predicted"
     if lat:
@@ -306,6 +433,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", "-t", type=int, default=None, help="runtime threads (default: the runtime's)")
     p.add_argument("--strict-channels", action="store_true", help="grey vs colour mismatch fails the file")
     p.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help=f"seconds the model may take to load, or per image (default {DEFAULT_TIMEOUT_S:g})")
+    p.add_argument("--no-isolate", action="store_false", dest="isolate",
+                   help="run the model in this process (faster start; a crashing runtime ends the command)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -328,19 +460,25 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["predict"]:
         argv = argv[1:]
     args = _parser().parse_args(argv)
+    if args.worker:
+        return worker_main(args)
     from rich.markup import escape
 
     err = _console(stderr=True)
     try:
         path, runtime = resolve_target(args.artifact, args.checkpoint, args.runtime)
-        report = run_predict(args.images, path, runtime, args.topk, args.threads, args.strict_channels)
+        report = run_predict(args.images, path, runtime, args.topk, args.threads, args.strict_channels,
+                             isolate=args.isolate, timeout=args.timeout)
     except EdgevitError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(terminal_safe(e))}", highlight=False, soft_wrap=True)
         return 1
+    except KeyboardInterrupt:
+        err.print("[bold red]error:[/] interrupted", highlight=False)
+        return 130
     show_report(report, args.as_json)
     line = failure_line(report)
     if line:
-        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(terminal_safe(line))}", highlight=False, soft_wrap=True)
         return 1
     return 0
 

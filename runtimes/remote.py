@@ -10,7 +10,9 @@ would otherwise be split or run. Needs only `ssh` here and `sh`, `tar`, `mktemp`
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import re
 import shlex
 import subprocess
 import tarfile
@@ -21,9 +23,9 @@ from urllib.parse import urlsplit
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.base import resolve_artifact
-from edgevit.runtimes.bench import BenchConfig
 from edgevit.runtimes.contract import CONTRACT_FILENAME
-from edgevit.runtimes.isolate import bench_argv, parse_child_output, tail_line
+from edgevit.runtimes.isolate import parse_child_output, tail_line
+from edgevit.runtimes.job import BenchJob
 
 
 @dataclass
@@ -42,6 +44,10 @@ class DeviceSpec:
         return "local"
 
 
+_HOST = re.compile(r"[A-Za-z0-9_.:%][A-Za-z0-9_.:%-]*")  # names, IPv4, IPv6 (+ zone); never a leading '-'
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
+
+
 def parse_device(spec: str | None) -> DeviceSpec:
     """'local' | 'ssh://[user@]host[:port]' | 'adb' | 'adb:SERIAL'."""
     if not spec or spec == "local":
@@ -50,11 +56,17 @@ def parse_device(spec: str | None) -> DeviceSpec:
         serial = spec[4:] or None
         return DeviceSpec("adb", serial=serial)
     if spec.startswith("ssh://"):
-        u = urlsplit(spec)
+        try:
+            u = urlsplit(spec)
+            host = u.hostname
+        except ValueError as e:  # e.g. ssh://[::1;x]: not an IPv6 address
+            raise RuntimeHarnessError(f"device {spec!r}: {e}") from None
         try:
             port = u.port
         except ValueError:
             raise RuntimeHarnessError(f"bad port in device {spec!r}") from None
+        if host and not _HOST.fullmatch(host) or (u.username and not _USER.fullmatch(u.username)):
+            raise RuntimeHarnessError(f"device {spec!r}: the user or host name holds characters ssh does not take")
         if not u.hostname or (u.path not in ("", "/")):
             raise RuntimeHarnessError(f"device {spec!r}: expected ssh://user@host[:port]")
         return DeviceSpec("ssh", user=u.username, host=u.hostname, port=port)
@@ -140,25 +152,23 @@ class SSHDevice:
         if remote_dir.startswith("/tmp/") or "/edgevit." in remote_dir:
             self.run(["rm", "-rf", remote_dir], timeout=60, check=False)
 
-    def bench(self, artifact: str | Path, runtime: str | None, *, threads: int | None = None,
-              options: dict[str, Any] | None = None, cfg: BenchConfig | None = None,
-              data_npz: Path | None = None, reference_logits: Path | None = None,
-              reference_name: str | None = None) -> dict[str, Any]:
-        """Copy one artifact over, bench it there with the torch-free harness, bring the result back."""
+    def bench(self, job: BenchJob) -> dict[str, Any]:
+        """Copy one job's artifact (and its eval-set .npz / reference logits) over, bench it there with the
+        torch-free harness, bring the result back."""
+        artifact, runtime = job.artifact, job.runtime
         _, files = artifact_files(artifact)
         extra = []
-        if data_npz is not None:
-            extra.append((Path(data_npz), "eval_set.npz"))
-        if reference_logits is not None:
-            extra.append((Path(reference_logits), "reference_logits.npy"))
+        if job.data is not None:
+            extra.append((Path(job.data), "eval_set.npz"))
+        if job.reference_logits is not None:
+            extra.append((Path(job.reference_logits), "reference_logits.npy"))
         remote_dir = self.push(files + extra)
         try:
-            argv = [self.python, "-m", "edgevit.runtimes"] + bench_argv(
-                f"{remote_dir}/{files[0][1]}", runtime, threads=threads, options=options, cfg=cfg,
-                data=f"{remote_dir}/eval_set.npz" if data_npz is not None else None,
-                reference_logits=f"{remote_dir}/reference_logits.npy" if reference_logits is not None else None,
-                reference_name=reference_name, device=str(self.spec))
-            proc = self.run(argv, check=True)
+            there = dataclasses.replace(
+                job, artifact=f"{remote_dir}/{files[0][1]}", device=str(self.spec), save_logits=None,
+                data=f"{remote_dir}/eval_set.npz" if job.data is not None else None,
+                reference_logits=f"{remote_dir}/reference_logits.npy" if job.reference_logits is not None else None)
+            proc = self.run([self.python, "-m", "edgevit.runtimes", *there.to_argv()], check=True)
             r = parse_child_output(proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"),
                                    proc.returncode, str(artifact), runtime, where=f" on {self.spec}")
         finally:

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from edgevit.errors import MissingDependencyError, RuntimeHarnessError
-from edgevit.runtimes.base import Harness, one_line
+from edgevit.runtimes.base import Harness
+from edgevit.runtimes.console import native_output_to
+from edgevit.runtimes.files import one_line
 
 _MODULES = {"litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
             "tflite_runtime": ("tflite_runtime.interpreter", "tflite-runtime")}
@@ -77,8 +79,9 @@ class TFLiteHarness(Harness):
         if delegate == "none":
             kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         try:
-            it = mod.Interpreter(**kwargs)
-            it.allocate_tensors()
+            with native_output_to():  # LiteRT logs "Created TensorFlow Lite XNNPACK delegate" on fd 2
+                it = mod.Interpreter(**kwargs)
+                it.allocate_tensors()
         except Exception as e:
             raise RuntimeHarnessError(f"{dist} cannot load {self.model_path}: {one_line(e)}") from None
         inputs, outputs = it.get_input_details(), it.get_output_details()

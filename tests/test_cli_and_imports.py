@@ -28,8 +28,12 @@ def test_models_json_lists_the_zoo() -> None:
 
 
 def test_models_table_and_unknown_pattern() -> None:
+    from edgevit import create_model
+    from edgevit.models.stats import count_params
+
     r = CliRunner().invoke(app, ["models", "mmoe_vit_xxs"])
-    assert r.exit_code == 0 and "mmoe_vit_xxs" in r.output and "0.649M" in r.output
+    params = f"{count_params(create_model('mmoe_vit_xxs')) / 1e6:.3f}M"  # the table's unit and precision
+    assert r.exit_code == 0 and "mmoe_vit_xxs" in r.output and params in r.output
     bad = subprocess.run([sys.executable, "-m", "edgevit", "models", "nope*"], capture_output=True, text=True)
     assert bad.returncode == 1 and "no model matches" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -15,19 +15,18 @@ RUNTIME_HELP = "onnx | tflite | coreml | executorch | torch (repeatable; default
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from edgevit.runtimes.console import make_console
 
-    console = Console(stderr=stderr, soft_wrap=stderr)
-    if not console.is_terminal:  # piped / captured: do not squeeze the table into 80 columns
-        console = Console(stderr=stderr, soft_wrap=stderr, width=160)
-    return console
+    return make_console(stderr=stderr)
 
 
-def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, write_each: bool) -> None:
+def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool | None, write_each: bool) -> None:
+    """Result JSONs, report.md, report.png and the table. `plot=None` (the default): the plot when matplotlib
+    is installed, silently none when not (the pi extra has no matplotlib); `--plot`: say why there is none."""
     import json
 
     from edgevit.runtimes.bench import write_result
-    from edgevit.runtimes.contract import atomic_write_text
+    from edgevit.runtimes.files import atomic_write_text
     from edgevit.runtimes.report import plot as make_plot
     from edgevit.runtimes.report import render_table, to_markdown
 
@@ -38,14 +37,17 @@ def _outputs(results: list[dict], out: Path | None, as_json: bool, plot: bool, w
                 write_result(r, out)
         atomic_write_text(out / "report.md", to_markdown(results))
         note = ""
-        if plot:
+        if plot is not False:
             _, note = make_plot(results, out / "report.png")
+        quiet = plot is None and "not installed" in note
         err.print(f"results: {out}/ (json per run, report.md{', report.png' if note.startswith('plot') else ''})"
-                  + ("" if not note or note.startswith("plot") else f"; {note}"), highlight=False, markup=False)
+                  + ("" if not note or note.startswith("plot") or quiet else f"; {note}"), highlight=False,
+                  markup=False)
     if as_json:
         typer.echo(json.dumps(results, indent=2, default=str))
     else:
-        _console().print(render_table(results))
+        console = _console()
+        console.print(render_table(results, width=console.width if console.is_terminal else None))
 
 
 def _finish(results: list[dict]) -> None:
@@ -57,6 +59,13 @@ def _finish(results: list[dict]) -> None:
         failed = bad or results
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise RuntimeHarnessError(f"{len(failed)} of {len(results)} benches failed: {error_line(failed[0])}{more}")
+
+
+def _load_eval_set(spec: str, limit: int | None):
+    """Dataset specs are read here, on the workstation (edgevit.data), and travel to the bench as an .npz."""
+    from edgevit.data.evalset import load_eval_set
+
+    return load_eval_set(spec, limit)
 
 
 def register(app: typer.Typer) -> None:
@@ -78,16 +87,18 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option(None, help="Eval set: digits (shipped, default) | FILE.npz | a dataset spec."),
         limit: int = typer.Option(None, help="Use only the first N eval images."),
         reference: Path = typer.Option(None, help="Checkpoint whose torch logits are the top-1 agreement reference."),
-        option: list[str] = typer.Option(None, "--option", "-o", help="Runtime option key=value (repeatable), e.g. "
+        option: list[str] = typer.Option(None, "--option", "-O", help="Runtime option key=value (repeatable), e.g. "
                                          "provider=CPUExecutionProvider, delegate=none, compute_units=cpu_only."),
         device: str = typer.Option("local", help="local | ssh://user@host[:port] | adb[:SERIAL]"),
         remote_python: str = typer.Option("python3", help="Python with edgevit[pi] on the ssh device."),
         ssh_option: list[str] = typer.Option(None, "--ssh-option", help="Extra ssh -o option (repeatable)."),
         benchmark_model: str = typer.Option(None, help="On-phone path of LiteRT's benchmark_model (adb)."),
         adb: str = typer.Option("adb", help="adb executable."),
-        out: Path = typer.Option(Path("runs/bench"), help="Folder for result JSONs, report.md and report.png."),
+        out: Path = typer.Option(Path("runs/bench"), "--out", "-o",
+                                 help="Folder for result JSONs, report.md and report.png."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
-        plot: bool = typer.Option(True, "--plot/--no-plot", help="Write report.png (needs matplotlib)."),
+        plot: bool = typer.Option(None, "--plot/--no-plot", help="Write report.png (default: when matplotlib "
+                                  "is installed)."),
         isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each bench in a child process."),
         timeout: float = typer.Option(900.0, help="Seconds before a bench child is stopped."),
     ) -> None:
@@ -97,36 +108,42 @@ def register(app: typer.Typer) -> None:
             return
         from rich.text import Text
 
-        from edgevit.runtimes.__main__ import parse_options
-        from edgevit.runtimes.bench import BenchConfig
         from edgevit.runtimes.compare import CompareOptions, plan_jobs, run_jobs
+        from edgevit.runtimes.job import BenchConfig, BenchJob, parse_options
+        from edgevit.runtimes.safe_text import terminal_safe
 
         if not artifact and reference is None:
             typer.echo(ctx.get_help())
             raise typer.Exit(code=2)
         cfg = BenchConfig(warmup=warmup, runs=runs, time_budget_s=time_budget, batch=batch,
                           large_batch=large_batch, eval_limit=limit)
+        from edgevit.runtimes.remote import parse_device
+
+        parse_device(device)  # a malformed --device fails before any artifact is read
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
-        opts = CompareOptions(cfg=cfg, data=data, options=parse_options(option), device=device,
+        template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
+        opts = CompareOptions(job=template, device=device, load_eval_set=_load_eval_set,
                               isolate=isolate, timeout=timeout, remote_python=remote_python,
                               ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
         err = _console(stderr=True)
-        results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(msg, style="dim"), highlight=False))
+        results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(terminal_safe(msg), style="dim"),
+                                                                  highlight=False))
         _outputs(results, out, as_json, plot, write_each=True)
         _finish(results)
 
     @bench_app.command("report")
     def report(
         paths: list[Path] = typer.Argument(..., help="Result folders or JSON files (searched recursively)."),
-        out: Path = typer.Option(None, help="Write report.md and report.png (and merged.json) here."),
+        out: Path = typer.Option(None, "--out", "-o", help="Write report.md and report.png (and merged.json) here."),
         as_json: bool = typer.Option(False, "--json", help="Print the merged results as JSON."),
-        plot: bool = typer.Option(True, "--plot/--no-plot"),
+        plot: bool = typer.Option(None, "--plot/--no-plot", help="Write report.png (default: when matplotlib "
+                                  "is installed)."),
     ) -> None:
         """Merge earlier results (several machines, the iOS/Android apps' files) into one table and plot."""
         import json
 
         from edgevit.errors import EdgevitError
-        from edgevit.runtimes.contract import atomic_write_text
+        from edgevit.runtimes.files import atomic_write_text
         from edgevit.runtimes.report import load_results
 
         results = load_results(list(paths))

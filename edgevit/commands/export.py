@@ -19,25 +19,30 @@ def _fmt_size(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
-def _print_formats(console) -> None:
-    from rich.table import Table
+def format_list(width: int = 80) -> str:
+    """`export --list` as plain text: one short block per target, wrapped to `width` (no table to squeeze,
+    no rich markup to eat `edgevit[onnx]`)."""
+    import textwrap
 
-    from edgevit.export.formats import FORMATS, formats_rows
+    from edgevit.export.formats import formats_rows
 
-    t = Table(title="edgevit export targets", title_justify="left")
-    rows = formats_rows()
-    for col in rows[0]:
-        t.add_column(col, no_wrap=True)
-    for r in rows:
-        t.add_row(*r.values())
-    console.print(t)
-    for f in FORMATS.values():
-        console.print(f"  {f.name}: {f.supports()}", highlight=False)
+    blocks = []
+    for r in formats_rows():
+        lines = [f"{r['target']}: {r['format']}, {r['file']}  (pip install '{r['extra']}')"]
+        for label, text in (("precision", r["precisions"]), ("int8", r["int8"]), ("layout", r["layouts"]),
+                            ("metadata", r["metadata"]), ("flags", r["flags"])):
+            if text:
+                lines += textwrap.wrap(f"{label}: {text}", width, initial_indent="  ", subsequent_indent="    ",
+                                       break_on_hyphens=False)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def _print_results(console, results) -> None:
     from rich.table import Table
     from rich.text import Text
+
+    from edgevit.runtimes.console import fit_columns
 
     styles = {"[✓]": "green", "[x]": "bold red", "[-]": "dim"}
     for r in results:
@@ -47,23 +52,30 @@ def _print_results(console, results) -> None:
                 console.print(Text("  " + line, style=styles.get(line[:3], "")))
         if r.error:
             console.print(Text(f"  [x] {r.error}", style="bold red"))
-    t = Table(title="export summary", title_justify="left")
-    for col, just in [("artifact", "left"), ("precision", "left"), ("size", "right"), ("max diff", "right"),
-                      ("top-1 agree", "right"), ("accuracy", "right"), ("time", "right"), ("status", "left")]:
-        t.add_column(col, justify=just, no_wrap=True)
+    headers = ["artifact", "precision", "size", "max diff", "top-1 agree", "accuracy", "time", "status"]
+    rows = []
     for r in results:
         rep = r.report
         diff = f"{rep.max_abs_diff:.1e}" if rep and rep.max_abs_diff is not None else "-"
         agree = f"{rep.top1_agreement:.1%}" if rep and rep.top1_agreement is not None else "-"
         acc = f"{rep.accuracy:.1%}" if rep and rep.accuracy is not None else "-"
         if r.ok:
-            status = "[green]ok[/]" + ("" if rep.numeric else " (structure only)")
+            status = "ok" + ("" if rep.numeric else " (structure only)")
         else:
-            status = "[red]invalid, kept[/]" if r.published else "[red]failed[/]"
+            status = "invalid, kept" if r.published else "failed"
         where = r.folder.name if r.folder else f"{r.plan.tag} (not written)"
         prec = r.plan.precision + (f" {r.plan.quant}" if r.plan.quant else "")
-        t.add_row(where, prec, _fmt_size(r.size_bytes) if r.size_bytes else "-", diff, agree, acc,
-                  f"{r.total_seconds:.1f}s", status)
+        rows.append([where, prec, _fmt_size(r.size_bytes) if r.size_bytes else "-", diff, agree, acc,
+                     f"{r.total_seconds:.1f}s", status])
+    # the artifact folder already names the precision; time and max diff matter least at a narrow terminal
+    keep = fit_columns(headers, rows, console.width if console.is_terminal else None,
+                       ["precision", "time", "max diff", "size"])
+    t = Table(title="export summary", title_justify="left")
+    for i in keep:
+        t.add_column(headers[i], justify="left" if i in (0, 1, 7) else "right", no_wrap=True)
+    for row in rows:
+        t.add_row(*[Text(row[i], style=("green" if row[i].startswith("ok") else "red") if i == 7 else "")
+                    for i in keep])
     console.print(t)
     roots = sorted({str(r.folder.parent) for r in results if r.folder})
     if roots:
@@ -90,8 +102,8 @@ def register(app: typer.Typer) -> None:
     @app.command("export", help=_HELP)
     def export(
         checkpoint: Path = typer.Option(None, "--checkpoint", "-c", help="Checkpoint directory (edgevit train output)."),
-        target: str = typer.Option("onnx", "--target", "-t", help="onnx, coreml, tflite, executorch; comma-separated for several."),
-        precision: str = typer.Option(None, "--precision", "-p", help="fp32 | fp16 | int8 (default: the target's first; Core ML: fp16)."),
+        target: str = typer.Option("onnx", "--target", "-t", help="onnx, coreml, tflite, executorch, comma-separated for several, or all (those installed here)."),
+        precision: str = typer.Option(None, "--precision", "-p", help="fp32 | fp16 | int8, or several: fp32,int8 (default: the target's first; Core ML: fp16)."),
         routing: str = typer.Option("static", "--routing", help="static (per-image gather: only k experts run) | dense (all experts, masked)."),
         layout: str = typer.Option(None, "--layout", help="NCHW | NHWC input (tflite, coreml)."),
         quant: str = typer.Option(None, "--quant", help="int8 scheme: onnx dynamic|static, tflite dynamic|static|weight, coreml linear|palettize."),
@@ -108,24 +120,24 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
         list_targets: bool = typer.Option(False, "--list", help="Show the targets table and exit."),
     ) -> None:
-        from rich.console import Console
-
         from edgevit.errors import ExportError
+        from edgevit.runtimes.console import make_console
 
-        console = Console(stderr=as_json)
+        console = make_console(stderr=as_json)
         if list_targets:
-            console = Console(width=max(console.width, 190))  # a wide table; don't squeeze it into 80 columns
-            _print_formats(console)
+            typer.echo(format_list(min(console.width, 100) if console.is_terminal else 80))
             return
         if checkpoint is None:
             raise ExportError("--checkpoint DIR is required (a folder written by edgevit train)")
-        from edgevit.export.pipeline import ExportRequest, export_checkpoint, raise_for_failures
+        from edgevit.export.pipeline import ExportRequest, export_checkpoint, plan_targets, raise_for_failures
 
         req = ExportRequest(checkpoint=checkpoint, targets=target, precision=precision, routing=routing,
                             layout=layout, quant=quant, out=out, calib_images=calib_images,
                             eval_images=eval_images, min_agreement=min_agreement, keep_invalid=keep_invalid,
                             options={"opset": opset, "no_simplify": no_simplify, "image_input": image_input},
                             app=app_name, app_out=app_out)
+        for t, p, why in plan_targets(req)[1]:
+            console.print(f"skipped {t} {p}: {why}", highlight=False, markup=False)
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

@@ -34,12 +34,14 @@ def register(app: typer.Typer) -> None:
             False, "--strict-channels",
             help="A grey image for a colour model (or the reverse) fails the file instead of being converted."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        timeout: float = typer.Option(120.0, "--timeout", help="Seconds the model may take to load, or per image "
+                                      "(it runs in a child process; past this the file fails)."),
     ) -> None:
         from edgevit.errors import RuntimeHarnessError
         from edgevit.runtimes.predict import failure_line, resolve_target, run_predict, show_report
 
         path, rt = resolve_target(artifact, checkpoint, runtime)
-        report = run_predict(list(images), path, rt, topk, threads, strict_channels)
+        report = run_predict(list(images), path, rt, topk, threads, strict_channels, timeout=timeout)
         show_report(report, as_json)
         line = failure_line(report)
         if line:

@@ -16,7 +16,13 @@ import typer
 # typer options shared by train and pretrain
 MODEL = typer.Option(None, "--model", "-m", help="Registered model name (default: mmoe_vit_xxs); see `edgevit models`.")
 DATA = typer.Option(None, "--data", "-d", help="digits | fashion-mnist[:DIR] | cifar10:DIR | cifar100:DIR | imagefolder:DIR")
-OUT = typer.Option(None, "--out", "-o", help="Run directory (default runs/MODEL-DATA); holds best/ and last/.")
+OUT = typer.Option(None, "--out", "-o", help="Run folder, exactly (default: runs/NAME).")
+NAME = typer.Option(None, "--name", "-n", help="Run name under runs/ (default DATA-MODEL); numbered -2, -3... "
+                    "so runs never collide.")
+PATIENCE = typer.Option(None, "--patience", help="Stop after this many epochs without a better val score (0: off).")
+TBOARD = typer.Option(None, "--tensorboard/--no-tensorboard", help="Also log to RUN/tensorboard (extra: tb).")
+CONFIG = typer.Option(None, "--config", help="YAML of arguments (a run's args.yaml repeats it); flags win.")
+JSON_OUT = typer.Option(False, "--json", help="Print the results as JSON on stdout (progress goes to stderr).")
 EPOCHS = typer.Option(None, help="Epochs (default 30).")
 BATCH = typer.Option(None, "--batch-size", "-b", help="Global batch size, split across processes (default 64).")
 LR = typer.Option(None, help="Peak AdamW learning rate after warm-up (default 2e-3).")
@@ -62,13 +68,32 @@ def _img_size(value: str | None) -> int | str | None:
         raise ConfigError(f"--img-size is a number of pixels or 'native', got {value!r}") from None
 
 
-def _run(given: dict[str, Any], resume: bool) -> dict[str, Any]:
+def _run(given: dict[str, Any], resume: bool, config: Path | None, as_json: bool) -> dict[str, Any]:
+    from edgevit.runtimes.console import make_console
     from edgevit.train.api import train as run_train
     from edgevit.train.recipes import build_args
 
+    if config is not None:
+        from edgevit.train.config_file import load_run_config
+
+        given = {**load_run_config(config), **given}
     if "img_size" in given:
         given["img_size"] = _img_size(given["img_size"])
-    return run_train(build_args(given), given, resume)
+    return run_train(build_args(given), given, resume, console=make_console(stderr=as_json))
+
+
+def _report(res: dict[str, Any], summary: str, next_step: str, as_json: bool) -> None:
+    """The end of a run: one summary line, where everything is, and the next command (or all of it as JSON)."""
+    if as_json:
+        typer.echo(json.dumps(res, indent=1))
+        return
+    typer.echo(f"\n{summary}")
+    typer.echo(f"results saved to {res['out']}")
+    files = res.get("files") or {}
+    width = max((len(k) for k in files), default=0)
+    for what, path in files.items():
+        typer.echo(f"  {what:<{width}}  {path}")
+    typer.echo(f"next: {next_step}")
 
 
 def register(app: typer.Typer) -> None:
@@ -117,6 +142,11 @@ def register(app: typer.Typer) -> None:
         val_fraction: float | None = VALF,
         limit: int | None = LIMIT,
         device: str | None = DEVICE,
+        name: str | None = NAME,
+        patience: int | None = PATIENCE,
+        tensorboard: bool | None = TBOARD,
+        config: Path | None = CONFIG,
+        as_json: bool = JSON_OUT,
     ) -> None:
         """Train a model on a dataset (no arguments: the quick start, mmoe_vit_xxs on digits in a minute or two)."""
         given = _given(model=model, recipe=recipe, data=data, out=None if out is None else str(out), epochs=epochs,
@@ -128,13 +158,15 @@ def register(app: typer.Typer) -> None:
                        mix_prob=mix_prob, ema=ema, threads=threads, amp=amp, compile=compile_,
                        budget_minutes=budget_minutes, superclasses=superclasses,
                        init=None if init is None else str(init),
-                       val_fraction=val_fraction, limit=limit, device=device, task="classify")
-        res = _run(given, resume)
+                       val_fraction=val_fraction, limit=limit, device=device, task="classify", name=name,
+                       patience=patience, tensorboard=tensorboard)
+        res = _run(given, resume, config, as_json)
         if res:
-            typer.echo(f"\ndone in {res['wall_s']:.0f}s: {res['test_split']} accuracy {res['test_acc']:.2%} "
-                       f"(best epoch {res['best_epoch']}/{res['epochs_done']:g}, {res['train_img_s']:.0f} train img/s)")
-            typer.echo(f"checkpoint: {res['checkpoint']}")
-            typer.echo(f"next: edgevit export --checkpoint {res['checkpoint']} --target onnx")
+            early = ", stopped early" if res.get("stopped_early") else ""
+            _report(res, f"done in {res['wall_s']:.0f}s: {res['test_split']} accuracy {res['test_acc']:.2%} "
+                    f"(best epoch {res['best_epoch']}/{res['epochs_done']:g}{early}, "
+                    f"{res['train_img_s']:.0f} train img/s)",
+                    f"edgevit export --checkpoint {res['checkpoint']} --target onnx", as_json)
 
     @app.command("pretrain")
     def pretrain(
@@ -169,6 +201,11 @@ def register(app: typer.Typer) -> None:
         val_fraction: float | None = VALF,
         limit: int | None = LIMIT,
         device: str | None = DEVICE,
+        name: str | None = NAME,
+        patience: int | None = PATIENCE,
+        tensorboard: bool | None = TBOARD,
+        config: Path | None = CONFIG,
+        as_json: bool = JSON_OUT,
     ) -> None:
         """MAE pre-training (mmLiT): writes an encoder checkpoint that `edgevit train --init` starts from."""
         given = _given(model=model, recipe=recipe, data=data, out=None if out is None else str(out), epochs=epochs,
@@ -177,13 +214,13 @@ def register(app: typer.Typer) -> None:
                        lr_batch=lr_batch, lr_scaling=lr_scaling, min_lr=min_lr, crop_padding=crop_padding,
                        hflip=hflip, threads=threads, amp=amp, compile=compile_, budget_minutes=budget_minutes,
                        mask_ratio=mask_ratio, visible_weight=visible_weight, decoder_dim=decoder_dim,
-                       val_fraction=val_fraction, limit=limit, device=device, task="mae")
-        res = _run(given, resume)
+                       val_fraction=val_fraction, limit=limit, device=device, task="mae", name=name,
+                       patience=patience, tensorboard=tensorboard)
+        res = _run(given, resume, config, as_json)
         if res:
-            typer.echo(f"\ndone in {res['wall_s']:.0f}s: best val masked-patch loss {res['best_val_masked_loss']:.4f} "
-                       f"(epoch {res['best_epoch']}/{res['epochs']})")
-            typer.echo(f"encoder checkpoint: {res['checkpoint']}")
-            typer.echo(f"next: edgevit train --init {res['checkpoint']} --data {res['data']}")
+            _report(res, f"done in {res['wall_s']:.0f}s: best val masked-patch loss {res['best_val_masked_loss']:.4f} "
+                    f"(epoch {res['best_epoch']}/{res['epochs']})",
+                    f"edgevit train --init {res['checkpoint']} --data {res['data']}", as_json)
 
     @app.command("eval")
     def evaluate(
@@ -202,10 +239,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(res, indent=1))
             return
-        from rich.console import Console
         from rich.table import Table
 
-        con = Console()
+        from edgevit.runtimes.console import make_console
+
+        con = make_console()
         con.print(f"[bold]{res['model']}[/] on {res['data']} ({split}, {res['count']} images): "
                   f"accuracy [bold]{res['accuracy']:.2%}[/]  loss {res['loss']:.4f}", highlight=False)
         table = Table("class", "accuracy", "support")

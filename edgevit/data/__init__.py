@@ -1,7 +1,9 @@
 """The dataset layer: dataset specs -> in-memory uint8 splits, batching, and the torch preprocessing mirror.
 
-`load_dataset`, the containers and `default_preprocess` are torch-free (device-side eval sets load through
-them); `BatchTransform` and `iterate_batches` import torch on first use.
+`load_dataset`, the containers and `default_preprocess` are torch-free; `BatchTransform` and `iterate_batches`
+import torch on first use. `evalset` turns a dataset spec into the one eval-set type
+(`edgevit.runtimes.evalset.EvalSet`) for `edgevit bench` and the exporter; `edgevit.runtimes` never imports this
+package (a device reads only the shipped digits or an .npz).
 """
 
 from __future__ import annotations

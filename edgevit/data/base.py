@@ -2,7 +2,7 @@
 
 Why one storage format: every source (sklearn, idx files, CIFAR pickles, image folders) ends up as raw uint8
 arrays, so batching, augmentation and the export-side preprocessing contract only ever see one shape of data.
-Torch-free on purpose: `edgevit.runtimes.evalset` loads test sets through here on machines without torch.
+Torch-free on purpose: `edgevit.data.evalset` loads eval sets through here for `edgevit bench`, which needs no torch.
 """
 
 from __future__ import annotations

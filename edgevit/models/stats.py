@@ -1,4 +1,9 @@
-"""Model size and cost: parameters, active parameters per image, FLOPs (counted by torch, not by hand)."""
+"""Model size and cost: parameters, active parameters per image, FLOPs (counted by torch, not by hand).
+
+FLOPs follow torch's FlopCounterMode: 2 per multiply-add, counting matmuls, convolutions and attention, not
+element-wise ops, norms or softmax. Papers often quote multiply-adds as "FLOPs" (ViT-Tiny: 1.08 G multiply-adds
+= 2.15 G FLOPs here).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,11 @@ def active_params(model: nn.Module) -> int:
 
 @torch.no_grad()
 def count_flops(model: nn.Module, batch: int = 1) -> int:
-    """FLOPs of one eval forward at the model's input size, per image, as executed (FlopCounterMode)."""
+    """FLOPs of one eval forward at the model's input size, per image, as executed (FlopCounterMode).
+
+    As executed: Mobile V-MoE's eager (and static export) form runs only the k chosen experts per image; the
+    mMoE-ViT form computes every expert's W_e for every token in one stacked matmul (see `active_flops`).
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     cfg = model.config
@@ -41,3 +50,19 @@ def count_flops(model: nn.Module, batch: int = 1) -> int:
         model(x)
     model.train(was_training)
     return counter.get_total_flops() // batch
+
+
+def active_flops(model: nn.Module, executed: int | None = None) -> int:
+    """FLOPs one image needs when each routed unit runs only its k experts, from the executed count.
+
+    Per-image routing (Mobile V-MoE): the eager form already runs k experts per image, so active == executed.
+    Token routing (mMoE-ViT): each token needs k of E expert matrices W_e, but the stacked form (eager and
+    exported: one matmul, a top-k mask) computes all E; the E-k unused ones, 2 * dim * hidden FLOPs per token
+    each, are subtracted. The router's logits for every expert are real work and stay counted.
+    """
+    flops = count_flops(model) if executed is None else executed
+    cfg = model.config
+    if cfg.family == "mmoe_vit":
+        unused = sum((cfg.experts(i) - cfg.top_k) * cfg.dim * cfg.hidden(i) for i in range(cfg.depth))
+        flops -= 2 * cfg.num_tokens * unused
+    return flops

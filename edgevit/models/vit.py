@@ -6,38 +6,14 @@ Shapes: x (B, C, H, W) -> patches (B, N, D) -> [cls] + patches (B, 1+N, D) -> bl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from edgevit.errors import ConfigError
-from edgevit.models.config import BaseConfig, config_class
+from edgevit.models.config import BaseConfig, ViTConfig
 from edgevit.models.layers.attention import Attention
 from edgevit.models.layers.embeddings import ConvStem, PatchEmbed, RotaryEmbedding
 from edgevit.models.layers.mlp import Mlp, SwiGLU
 from edgevit.registry import register_family
-
-
-@config_class
-@dataclass
-class ViTConfig(BaseConfig):
-    """Dense ViT: `mlp_hidden` for every block, or one value per block in `mlp_hidden_per_block`."""
-
-    family = "vit"
-    mlp_hidden: int = 768
-    mlp_hidden_per_block: tuple[int, ...] = ()
-    mlp_kind: str = "gelu"  # gelu | swiglu
-
-    def validate(self) -> None:
-        super().validate()
-        if self.mlp_kind not in ("gelu", "swiglu"):
-            raise ConfigError(f"mlp_kind must be gelu or swiglu, got {self.mlp_kind!r}")
-        if self.mlp_hidden_per_block and len(self.mlp_hidden_per_block) != self.depth:
-            raise ConfigError("mlp_hidden_per_block needs one value per block")
-
-    def hidden(self, i: int) -> int:
-        return int(self.mlp_hidden_per_block[i]) if self.mlp_hidden_per_block else self.mlp_hidden
 
 
 class DropPath(nn.Module):
@@ -61,8 +37,10 @@ class Block(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.attn = Attention(
-            cfg.dim, cfg.num_heads, cfg.kv_heads, cfg.attention, cfg.num_tokens, cfg.qkv_bias,
-            cfg.performer_features, cfg.linformer_k, cfg.nystrom_landmarks, cfg.nystrom_iters, cfg.nystrom_conv_kernel,
+            cfg.dim, cfg.num_heads, num_kv_heads=cfg.kv_heads, kind=cfg.attention, seq_len=cfg.num_tokens,
+            qkv_bias=cfg.qkv_bias, performer_features=cfg.performer_features, linformer_k=cfg.linformer_k,
+            nystrom_landmarks=cfg.nystrom_landmarks, nystrom_iters=cfg.nystrom_iters,
+            nystrom_conv_kernel=cfg.nystrom_conv_kernel,
         )
         self.norm2 = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.ffn = ffn
@@ -171,3 +149,5 @@ def _init_weights(m: nn.Module) -> None:
 
 
 register_family("vit", VisionTransformer)
+
+__all__ = ["Block", "DropPath", "ViTConfig", "VisionTransformer"]

@@ -15,12 +15,35 @@ import torch
 from rich.console import Console
 
 from edgevit.errors import CheckpointError, DataError
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.runtimes.console import make_console
+from edgevit.runtimes.files import atomic_write_text
 from edgevit.train import ddp, hardware
 from edgevit.train.recipe import TrainArgs
 from edgevit.train.run import BEST, prepare
 
 RESULTS_FILE = "results.json"
+ARGS_FILE = "args.yaml"
+
+
+def args_yaml(args: TrainArgs) -> str:
+    """The run's resolved arguments as YAML: `edgevit train --config OUT/args.yaml` repeats the run."""
+    import yaml
+
+    d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in args.to_dict().items()}
+    d["overrides"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d["overrides"].items()}
+    d.pop("out", None)  # a repeat goes to a new folder
+    return yaml.safe_dump(d, sort_keys=False)
+
+
+def saved_files(out: Path) -> dict[str, str]:
+    """What a finished run left, by what it is (printed at the end, like ultralytics' `Results saved to`)."""
+    from edgevit.train.metrics_log import CSV_FILE, METRICS_FILE, TB_DIR
+
+    where = {"best checkpoint": BEST, "last checkpoint": "last", "metrics": METRICS_FILE, "metrics (csv)": CSV_FILE,
+             "curves": "curves.png", "expert usage": "expert_usage.png", "confusion matrix": "eval/confusion.png",
+             "test report": "eval/eval.json", "tensorboard": TB_DIR, "arguments": ARGS_FILE,
+             "results": RESULTS_FILE}
+    return {what: str(out / rel) for what, rel in where.items() if (out / rel).exists() or rel == RESULTS_FILE}
 
 
 def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = False,
@@ -28,7 +51,7 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
     """Run `edgevit train` / `edgevit pretrain` (args.task) -> results (also written to OUT/results.json)."""
     from edgevit.train.loop import Trainer
 
-    console = console or Console()
+    console = console or make_console()
     d = ddp.setup(args.device)
     try:
         t0 = time.perf_counter()
@@ -38,6 +61,8 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
         if warn:
             console.print(f"[yellow]warning:[/] {warn}", highlight=False)
         run = prepare(args, given, resume, d)
+        if d.is_main:  # the start is valid: the run folder may now appear, with the resolved arguments
+            atomic_write_text(run.out / ARGS_FILE, args_yaml(run.args))
         quiet = Console(quiet=True)
         trainer = Trainer(run, d, console if d.is_main else quiet)
         if d.is_main:
@@ -76,7 +101,9 @@ def finish(trainer, fit: dict[str, Any], wall_s: float) -> dict[str, Any]:
     run, a = trainer.run, trainer.run.args
     out, best = run.out, run.out / BEST
     recs = list(fit["records"])
-    results: dict[str, Any] = {"checkpoint": str(best), "best_epoch": fit["best_epoch"], "epochs": a.epochs,
+    results: dict[str, Any] = {"checkpoint": str(best), "out": str(out), "best_epoch": fit["best_epoch"],
+                               "epochs": a.epochs, "epochs_done": recs[-1]["epoch"] if recs else 0,
+                               "stopped_early": fit.get("stopped_early"),
                                "wall_s": round(wall_s, 1), "model": run.model.config.name, "data": a.data,
                                "train_img_s": (sum(r["img_s"] for r in recs) / len(recs)) if recs else None}
     results.update({"train_seconds": round(fit["train_seconds"], 1), "epochs_done": round(fit["epochs_done"], 3),
@@ -103,7 +130,8 @@ def finish(trainer, fit: dict[str, Any], wall_s: float) -> dict[str, Any]:
         results["best_val_masked_loss"] = -fit["best_score"]
     if recs:
         _try(trainer.console, plots.plot_curves, recs, out / "curves.png", f"{run.model.config.name} on {a.data}")
-    atomic_write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
+    results["files"] = saved_files(out)
+    atomic_write_text(out / RESULTS_FILE, json.dumps(results, indent=1) + "\n")
     return results
 
 
@@ -122,11 +150,10 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | None, split: str = "test",
     from edgevit.train.evaluate import evaluate, write_report
 
     model, info = load_checkpoint(ckpt)
-    dmeta = info.meta.get("data") or {}
-    data = data or str(dmeta.get("spec") or "digits")
-    same = str(dmeta.get("spec")) == data
-    splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)) if same else 0.1,
-                          seed=int(dmeta.get("seed", 0)) if same else 0, limit=limit)
+    data = data or info.dataset
+    same = info.data is not None and info.data.spec == data  # its own dataset: rebuild the split it held out
+    splits = load_dataset(data, val_fraction=info.data.val_fraction if same else 0.1,
+                          seed=info.data.seed if same else 0, limit=limit)
     ds = {"test": splits.test, "val": splits.val, "train": splits.train}.get(split)
     if split not in ("test", "val", "train"):
         raise DataError(f"--split must be test, val or train, got {split!r}")
@@ -147,16 +174,16 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | None, split: str = "test",
 def derive_superclasses(ckpt: str | Path, data: str | None, num: int, out: str | Path | None = None,
                         device: str = "auto") -> dict[str, Any]:
     """`edgevit superclasses`: cluster the dense model's confusion on the held-out split into `num` groups."""
-    from edgevit.checkpoint import load_checkpoint
+    from edgevit.checkpoint import TrainData, load_checkpoint
     from edgevit.data import load_dataset
     from edgevit.train import superclasses as sc
     from edgevit.train.evaluate import evaluate
 
     model, info = load_checkpoint(ckpt)
-    dmeta = info.meta.get("data") or {}
-    data = data or str(dmeta.get("spec") or "digits")
+    data = data or info.dataset
+    trained = info.data or TrainData()
     # the split the dense model never trained on: same seed and fraction as its training run
-    splits = load_dataset(data, val_fraction=float(dmeta.get("val_fraction", 0.1)), seed=int(dmeta.get("seed", 0)))
+    splits = load_dataset(data, val_fraction=trained.val_fraction, seed=trained.seed)
     labels = [str(x) for x in splits.labels]
     if labels != info.labels:
         raise CheckpointError(f"{ckpt} was trained on other classes than {data!r}")

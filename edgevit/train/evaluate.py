@@ -14,7 +14,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from edgevit.runtimes.contract import Preprocess, atomic_write_text
+from edgevit.runtimes.contract import Preprocess
+from edgevit.runtimes.files import atomic_write_text
 from edgevit.train.ddp import Dist, all_sum
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,18 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from edgevit.checkpoint import save_checkpoint
-from edgevit.errors import ConfigError, DataError
-from edgevit.runtimes.contract import atomic_write_text
+from edgevit.checkpoint import TRAIN_STATE_FILE, save_checkpoint
+from edgevit.errors import CheckpointError, ConfigError, DataError, TrainError
+from edgevit.runtimes.files import one_line, write_dir_atomically
 from edgevit.train import ddp, hardware
 from edgevit.train.ema import ModelEma
 from edgevit.train.evaluate import evaluate
 from edgevit.train.losses import training_loss
+from edgevit.train.metrics_log import METRICS_FILE, MetricsLog
 from edgevit.train.progress import ProgressView
 from edgevit.train.run import BEST, LAST, Run
 from edgevit.train.schedule import lr_at, lr_at_time, param_groups, set_lr, warmup_steps
-from edgevit.train.state import save_train_state, set_rng_states, write_dir_atomically
-
-METRICS_FILE = "metrics.jsonl"
+from edgevit.train.state import save_train_state, set_rng_states
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -103,23 +103,36 @@ class Trainer:
                               if run.superclasses else None)
         self.start_epoch, self.step, self.best, self.best_epoch = 0, 0, -math.inf, -1
         self.records: list[dict[str, Any]] = []
+        self.stopped_early: int | None = None  # the epoch --patience stopped at
         if run.state is not None:
             self._restore(run.state)
 
     # ------------------------------------------------------------------ state
     def _restore(self, st: dict[str, Any]) -> None:
-        self.opt.load_state_dict(st["optimizer"])
-        self.start_epoch, self.step = int(st["epoch"]), int(st["step"])
-        self.best, self.best_epoch = float(st["best"]), int(st["best_epoch"])
-        if self.mae:
-            self.net.load_state_dict(st["decoder"], strict=False)
-        if self.ema is not None:
-            self.ema.load_state_dict(st["ema"])
-        if "scaler" in st:
-            self.scaler.load_state_dict(st["scaler"])
-        self.elapsed0 = float(st.get("elapsed_s", 0.0))
-        self.time_up = bool(st.get("time_up", False))
-        set_rng_states(st["rng"])
+        """Load train_state.pt; one written for another model (or damaged) is a CheckpointError, not a traceback."""
+        where = self.run.out / LAST / TRAIN_STATE_FILE
+        try:
+            self.opt.load_state_dict(st["optimizer"])
+            for group in self.opt.param_groups:  # same group sizes but other shapes load fine, then fail in step()
+                for p in group["params"]:
+                    for v in self.opt.state.get(p, {}).values():
+                        if torch.is_tensor(v) and v.ndim and tuple(v.shape) != tuple(p.shape):
+                            raise ValueError(f"optimizer state of shape {tuple(v.shape)} for a parameter of "
+                                             f"shape {tuple(p.shape)}")
+            self.start_epoch, self.step = int(st["epoch"]), int(st["step"])
+            self.best, self.best_epoch = float(st["best"]), int(st["best_epoch"])
+            if self.mae:
+                self.net.load_state_dict(st["decoder"], strict=False)
+            if self.ema is not None:
+                self.ema.load_state_dict(st["ema"])
+            if "scaler" in st:
+                self.scaler.load_state_dict(st["scaler"])
+            self.elapsed0 = float(st.get("elapsed_s", 0.0))
+            self.time_up = bool(st.get("time_up", False))
+            set_rng_states(st["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, SyntaxError) as e:
+            raise CheckpointError(f"{where} does not belong to this model or is damaged "
+                                  f"({one_line(e, 200)}); it cannot be resumed") from None
         path = self.run.out / METRICS_FILE
         if path.is_file():
             lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -192,19 +205,26 @@ class Trainer:
             soft = None
             if mixing:
                 x, soft = mix_batch(x, y, self.num_classes, a.mixup, a.cutmix, a.mix_prob, transform.generator)
-            with hardware.autocast(d.device, self.amp):
-                if self.mae:
-                    loss, _ = self.forward(x)
-                    loss = loss + self.net.aux_loss().to(loss.device)
-                    correct = 0.0
-                else:
-                    logits = self.forward(x)
-                    loss, _ = training_loss(self.net, logits, y, a.label_smoothing, self.superclass_of, soft)
-                    correct = float((logits.argmax(-1) == y).sum())
+            try:
+                with hardware.autocast(d.device, self.amp):
+                    if self.mae:
+                        loss, _ = self.forward(x)
+                        loss = loss + self.net.aux_loss().to(loss.device)
+                        correct = 0.0
+                    else:
+                        logits = self.forward(x)
+                        loss, _ = training_loss(self.net, logits, y, a.label_smoothing, self.superclass_of, soft)
+                        correct = float((logits.argmax(-1) == y).sum())
+            except (RuntimeError, ValueError) as e:  # a router fed NaN fails (its noise sampler, multinomial, ...)
+                named = re.search(r"\b(nan|inf)\b", str(e).lower())  # before the loss check below
+                if not named and all(bool(torch.isfinite(p).all()) for p in self.trainable):
+                    raise
+                raise TrainError(f"the model diverged (NaN or Inf inside the network) at epoch {epoch + 1} "
+                                 f"step {i + 1}: lower --lr ({one_line(str(e).splitlines()[0], 120)})") from None
             if d.enabled:
                 loss = ddp.touch_all(loss, self.trainable)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch + 1} step {i + 1}: lower --lr")
+                raise TrainError(f"loss is {float(loss)} at epoch {epoch + 1} step {i + 1}: lower --lr")
             self.opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if a.clip_grad > 0:
@@ -292,11 +312,28 @@ class Trainer:
 
     def _fit(self) -> dict[str, Any]:
         a, d, r = self.run.args, self.d, self.run
+        log = None
         if d.is_main:
             r.out.mkdir(parents=True, exist_ok=True)
+            log = MetricsLog(r.out, tensorboard=a.tensorboard)
         view = ProgressView(self.console, d.is_main, self.total_steps, self.step,
                             a.epochs if self.budget_s is None else None, self.spe, a.budget_minutes)
         self.clock0 = time.perf_counter()
+        try:
+            self._epochs(view, log)
+        finally:
+            if log is not None:
+                log.close()
+        if self.time_up and d.is_main and self.records:  # the budget ran out between epochs: mark last/ done
+            metrics = {k: v for k, v in self.records[-1].items() if k != "expert_usage"}
+            self._save(LAST, self.records[-1]["epoch"], metrics, with_state=True)
+        return {"best_epoch": self.best_epoch, "best_score": self.best, "records": self.records,
+                "stopped_early": self.stopped_early, "train_seconds": self.elapsed(),
+                "epochs_done": self.step / self.spe}
+
+    def _epochs(self, view: ProgressView, log: MetricsLog | None) -> None:
+        """The epochs; with --patience, stop once the validation score has not improved for that many."""
+        a, d = self.run.args, self.d
         last_epoch = a.epochs if self.budget_s is None else 10**9  # a budget run ends when its time is up
         with view:
             for epoch in range(self.start_epoch, last_epoch):
@@ -312,17 +349,18 @@ class Trainer:
                 improved = score > self.best
                 if improved:
                     self.best, self.best_epoch = score, epoch + 1
-                if d.is_main:
+                if log is not None:
                     self.records.append(rec)
-                    atomic_write_text(r.out / METRICS_FILE, "".join(json.dumps(x) + "\n" for x in self.records))
+                    log.write(self.records)
                     metrics = {k: v for k, v in rec.items() if k != "expert_usage"}
                     if improved:
                         self._save(BEST, epoch + 1, metrics, with_state=False)
                     self._save(LAST, epoch + 1, metrics, with_state=True)
                     view.epoch_line(rec, improved)
                 ddp.barrier(d)
-        if self.time_up and d.is_main and self.records:  # the budget ran out between epochs: mark last/ done
-            metrics = {k: v for k, v in self.records[-1].items() if k != "expert_usage"}
-            self._save(LAST, self.records[-1]["epoch"], metrics, with_state=True)
-        return {"best_epoch": self.best_epoch, "best_score": self.best, "records": self.records,
-                "train_seconds": self.elapsed(), "epochs_done": self.step / self.spe}
+                if a.patience and epoch + 1 - self.best_epoch >= a.patience and epoch + 1 < last_epoch:
+                    self.stopped_early = epoch + 1
+                    if d.is_main:
+                        self.console.print(f"early stop: no better validation score for {a.patience} epochs "
+                                           f"(best epoch {self.best_epoch})", highlight=False)
+                    break

@@ -9,7 +9,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from edgevit.runtimes.contract import atomic_write_bytes
+from edgevit.runtimes.files import atomic_write_bytes
+from edgevit.runtimes.safe_text import plot_safe
 
 
 def _pyplot():
@@ -54,21 +55,31 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> P
 
 
 def plot_expert_usage(usage: dict[str, list[int]], path: Path, title: str = "expert usage") -> Path:
-    """One bar group per MoE module: share of tokens (or images) each expert received."""
+    return _save(expert_usage_figure(usage, title), path)
+
+
+def expert_usage_figure(usage: dict[str, list[int]], title: str = "expert usage"):
+    """One bar group per MoE module: share of tokens (or images) each expert received. The legend names every
+    expert drawn (each the first time it appears, whatever the modules' sizes), outside the bars."""
     plt = _pyplot()
     names = list(usage)
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 3), 3.8))
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 4), 3.8))
     width = 0.8 / max(len(v) for v in usage.values())
+    labelled: set[int] = set()
     for i, name in enumerate(names):
         counts = usage[name]
         total = max(1, sum(counts))
         for e, c in enumerate(counts):
-            ax.bar(i + e * width, c / total, width, color=f"C{e % 10}", label=f"expert {e}" if i == 0 else None)
+            ax.bar(i + e * width, c / total, width, color=f"C{e % 10}", label=None if e in labelled else f"expert {e}")
+            labelled.add(e)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))])
     ax.set_xticklabels([n.replace("blocks.", "b").replace(".ffn", "") for n in names], rotation=45, ha="right")
-    ax.set(ylabel="share of routed inputs", title=title)
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    ax.set(xlabel="MoE layer (block)", ylabel="share of routed inputs", title=title)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda k: int(labels[k].split()[-1]))
+    ax.legend([handles[k] for k in order], [labels[k] for k in order], fontsize=7,
+              ncol=1 + len(labels) // 12, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
 
 
 def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title: str = "confusion") -> Path:
@@ -82,8 +93,9 @@ def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title
     fig, ax = plt.subplots(figsize=(min(14, 2 + 0.45 * n), min(12, 1.6 + 0.4 * n)))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     if n <= 30:
-        ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
-        ax.set_yticks(range(n), labels, fontsize=7)
+        shown = [plot_safe(x) for x in labels]  # class names are data: no mathtext
+        ax.set_xticks(range(n), shown, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), shown, fontsize=7)
     if n <= 15:
         for i in range(n):
             for j in range(n):

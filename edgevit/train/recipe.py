@@ -35,6 +35,7 @@ class TrainArgs:
     recipe: str | None = None  # the named recipe these values started from (edgevit.train.recipes)
     data: str = DEFAULT_DATA
     out: str | None = None
+    name: str | None = None  # run folder under runs/ (default <data>-<model>, numbered; edgevit.train.rundir)
     epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
@@ -69,6 +70,8 @@ class TrainArgs:
     compile: bool = False  # torch.compile the training forward
     budget_minutes: float | None = None  # train for this wall time, schedule planned on time (not epochs)
     budget_warmup: float = 0.05  # share of the budget spent warming up the lr
+    patience: int = 0  # stop after this many epochs without a better validation score, 0 = off
+    tensorboard: bool = False  # also log the epoch metrics to OUT/tensorboard (the `tb` extra)
     task: str = "classify"  # classify | mae
     mask_ratio: float = 0.75
     visible_weight: float = 0.1
@@ -111,9 +114,6 @@ class TrainArgs:
     def model_name(self) -> str:
         return self.model or DEFAULT_MODEL
 
-    def default_out(self) -> str:
-        data = self.data.split(":", 1)[0]
-        return str(Path("runs") / f"{self.model_name()}-{data}{'-mae' if self.task == 'mae' else ''}")
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -144,7 +144,7 @@ def merge_for_resume(saved: TrainArgs, given: dict[str, Any]) -> TrainArgs:
     """Saved args + the explicitly given ones; only RESUMABLE fields may differ."""
     merged = dataclasses.replace(saved)
     for key, value in given.items():
-        if value is None or key in ("out",):
+        if value is None or key in ("out", "name"):
             continue
         if key in RESUMABLE:
             setattr(merged, key, value)

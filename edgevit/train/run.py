@@ -14,10 +14,12 @@ import torch
 
 from edgevit.checkpoint import load_checkpoint, read_checkpoint_info
 from edgevit.errors import ConfigError
+from edgevit.runtimes.files import recover_dir
 from edgevit.train import recipe
 from edgevit.train.ddp import Dist
 from edgevit.train.recipe import TrainArgs
-from edgevit.train.state import load_train_state, recover_dir
+from edgevit.train.rundir import run_dir
+from edgevit.train.state import load_train_state
 
 LAST, BEST = "last", "best"
 
@@ -36,8 +38,9 @@ class Run:
 
 
 def resolve_args(args: TrainArgs, given: dict[str, Any], resume: bool) -> tuple[TrainArgs, Path, Path | None]:
-    """Apply defaults and, for --resume, the saved run's args -> (args, out dir, checkpoint to resume or None)."""
-    out = Path(args.out or args.default_out())
+    """Apply defaults and, for --resume, the saved run's args -> (args, out dir, checkpoint to resume or None).
+    Without --out the folder is runs/<data>-<model> or --name, numbered so a new run never meets an old one."""
+    out = run_dir(args.out, args.name, args.data, args.model_name(), args.task, resume)
     last = out / LAST
     if out.is_dir():
         recover_dir(last)
@@ -102,7 +105,8 @@ def prepare(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool =
         model = build_model(cfg)
         if args.init:
             init_info = load_init_weights(model, args.init)
-    supers = sc.resolve(args.superclasses, splits) if args.task == "classify" else None
+    experts = getattr(model.config, "num_experts", None)  # dataset super-classes are grouped into E
+    supers = sc.resolve(args.superclasses, splits, experts) if args.task == "classify" else None
     if supers is not None:
         check_superclasses(model, supers[0], len(labels))
     pre = pre or default_preprocess(splits, model.config.img_size, model.config.in_chans)

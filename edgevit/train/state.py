@@ -2,17 +2,14 @@
 
 `train_state.pt` holds only tensors and plain containers (optimizer state, step, epoch, best metric, RNG states),
 so it loads with `torch.load(weights_only=True)`. A checkpoint directory is written beside its final place and
-swapped in with renames: a kill at any moment leaves either the old or the new directory, never a mix of
-epoch-N weights with an epoch-(N-1) train_state.
+swapped in with renames (`edgevit.runtimes.files.write_dir_atomically`): a kill at any moment leaves either the
+old or the new directory, never a mix of epoch-N weights with an epoch-(N-1) train_state.
 """
 
 from __future__ import annotations
 
 import io
 import random
-import shutil
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ import torch
 
 from edgevit.checkpoint import TRAIN_STATE_FILE
 from edgevit.errors import CheckpointError
-from edgevit.runtimes.contract import atomic_write_bytes
+from edgevit.runtimes.files import atomic_write_bytes
 
 
 def rng_states() -> dict[str, Any]:
@@ -67,36 +64,3 @@ def load_train_state(ckpt_dir: Path) -> dict[str, Any]:
         return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt/truncated/unpickling refused: all the same to the user
         raise CheckpointError(f"{f} is corrupt or unreadable: {str(e).splitlines()[0]}") from None
-
-
-def _old(path: Path) -> Path:
-    return path.parent / f".{path.name}.old"
-
-
-def recover_dir(path: Path) -> None:
-    """Finish a swap that a kill interrupted: `.NAME.old` stands in when NAME is gone."""
-    path = Path(path)
-    try:
-        if not path.exists() and _old(path).is_dir():
-            _old(path).rename(path)
-    except OSError:  # another process of the same run got there first
-        pass
-    shutil.rmtree(_old(path), ignore_errors=True)
-
-
-def write_dir_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp_dir)` then swap tmp_dir in as `path` (old copy kept as `.NAME.old` until the swap ends)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recover_dir(path)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        write(tmp)
-        if path.exists():
-            path.rename(_old(path))
-        tmp.rename(path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(_old(path), ignore_errors=True)
-    return path

@@ -38,7 +38,7 @@ def load_init_weights(model: torch.nn.Module, ckpt: str | Path) -> dict[str, obj
     info = read_checkpoint_info(ckpt)
     src = load_state_dict(ckpt)
     dst = model.state_dict()
-    from_mae = info.meta.get("task") == "mae"
+    from_mae = info.task == "mae"
     new: dict[str, torch.Tensor] = {}
     head_reset, resized, problems = False, [], []
     for key, want in dst.items():
@@ -66,4 +66,4 @@ def load_init_weights(model: torch.nn.Module, ckpt: str | Path) -> dict[str, obj
             f"e.g. {', '.join(problems[:3])}")
     model.load_state_dict(new, strict=False)
     return {"from": str(ckpt), "source_model": info.model_name, "head_reset": head_reset, "resized": resized,
-            "source_task": info.meta.get("task", "classify")}
+            "source_task": info.task}

@@ -174,7 +174,7 @@ def _assert_untouched(out: Path, before: dict[str, bytes]):
     assert _leftovers(out.parent) == []
 
 
-@pytest.mark.parametrize("case", ["input-size", "layout", "channels", "labels", "label-newline"])
+@pytest.mark.parametrize("case", ["input-size", "layout", "channels", "labels", "label-newline", "empty-last-label"])
 def test_inconsistent_bundle_is_refused_and_the_old_one_kept(tmp_path, case):
     out = tmp_path / "assets"
     write_app_bundle(FIXTURE_TFLITE, _fixture_contract(), "android", out)
@@ -193,9 +193,12 @@ def test_inconsistent_bundle_is_refused_and_the_old_one_kept(tmp_path, case):
     elif case == "labels":
         bad = make_contract("NCHW", "tflite", "model.tflite", labels=[*LABELS, "extra"])
         match = "labels"
-    else:
+    elif case == "label-newline":
         bad = make_contract("NCHW", "tflite", "model.tflite", labels=[*LABELS[:-1], "nine\nten"])
         match = "line break"
+    else:
+        bad = make_contract("NCHW", "tflite", "model.tflite", labels=[*LABELS[:-1], ""])
+        match = "last label is empty"
     with pytest.raises(ExportError, match=match):
         write_app_bundle(FIXTURE_TFLITE, bad, "android", out)
     _assert_untouched(out, before)
@@ -307,9 +310,73 @@ def test_coreml_bundle_wrong_input_shape(coreml_plain, tmp_path):
         write_app_bundle(coreml_plain.artifact, bad, "ios", tmp_path / "Resources")
 
 
+def _run_mil_program(package: Path, x: np.ndarray) -> np.ndarray:
+    """Evaluate the ML program stored in a .mlpackage with torch, op by op, for the ops the tiny CNN converts
+    to. Not Core ML (whose runtime exists only on macOS): a reading of the package's graph and weights that
+    proves they compute the model; an op outside this set fails the test instead of being skipped."""
+    import coremltools as ct
+    import torch
+    import torch.nn.functional as F
+    from coremltools.converters.mil.frontend.milproto.load import load as load_mil
+
+    ml = ct.models.MLModel(str(package), skip_model_load=True)
+    spec = ml.get_spec()
+    main = load_mil(spec, spec.specificationVersion, file_weights_dir=ml.weights_dir).functions["main"]
+    (name,) = main.inputs
+    env: dict[str, torch.Tensor] = {name: torch.from_numpy(np.ascontiguousarray(x, np.float32))}
+
+    def val(op, key):
+        v = op.inputs[key]
+        return v.val if v.val is not None else env[v.name]
+
+    def t(v):
+        return v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v, np.float32))
+
+    for op in main.operations:
+        kind = op.op_type
+        if kind == "const":
+            continue
+        if kind == "conv":
+            assert str(val(op, "pad_type")) == "custom" and int(val(op, "groups")) == 1
+            top, bottom, left, right = (int(p) for p in val(op, "pad"))
+            xin = F.pad(t(val(op, "x")), (left, right, top, bottom))
+            out = F.conv2d(xin, t(val(op, "weight")), t(val(op, "bias")), stride=tuple(int(s) for s in val(op, "strides")),
+                           dilation=tuple(int(d) for d in val(op, "dilations")))
+        elif kind == "relu":
+            out = torch.relu(t(val(op, "x")))
+        elif kind == "reduce_mean":
+            out = t(val(op, "x")).mean(dim=[int(a) for a in val(op, "axes")], keepdim=bool(val(op, "keep_dims")))
+        elif kind == "reshape":
+            out = t(val(op, "x")).reshape([int(d) for d in val(op, "shape")])
+        elif kind == "linear":
+            out = F.linear(t(val(op, "x")), t(val(op, "weight")), t(val(op, "bias")))
+        else:
+            raise AssertionError(f"op {kind!r} in {package.name}: not one the tiny CNN converts to")
+        env[op.outputs[0].name] = out
+    (result,) = main.outputs
+    return env[result.name].numpy()
+
+
+@pytest.mark.slow
+def test_coreml_package_computes_the_model(coreml_plain, trained_model, digits):
+    """The strongest check Linux allows: the package's graph, run with torch from its own stored (fp16)
+    weights, gives the PyTorch model's top-1 on the digits test images past the training split."""
+    import torch
+
+    images = digits[0][TRAIN_N:]
+    x = preprocess_images(images, PRE, "NCHW")
+    got = np.concatenate([_run_mil_program(coreml_plain.artifact, x[i : i + 1]) for i in range(len(x))])
+    with torch.no_grad():
+        want = trained_model(torch.from_numpy(x)).numpy()
+    assert got.shape == want.shape
+    assert (got.argmax(-1) == want.argmax(-1)).mean() >= 0.99
+    # fp16 weights: close, not equal
+    assert np.abs(got - want).max() <= 1e-2 * max(1.0, float(np.abs(want).max()))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "darwin", reason="Core ML prediction runs only on macOS (coremltools: "
-                    "'Model prediction is only supported on macOS'); the bundle structure is checked above")
+                    "'Model prediction is only supported on macOS'); the package's graph and weights are checked above")
 def test_coreml_bundle_predicts_like_the_runtime_on_macos(coreml_plain, tmp_path, ref, digits):
     import coremltools as ct
 

@@ -89,11 +89,38 @@ def test_spec_rejects_unknown_rules(ref):
         ref.AppSpec({"preprocess": {**pre, "resize": "bicubic"}, "input": {"layout": "NCHW"}})
 
 
-# ------------------------------------------------------------------------------ golden file for Kotlin
+# ------------------------------------------------------------------------------ the labels.txt rule
+
+# The rule, written out: lines end at "\n", "\r\n" or "\r" only; trailing empty lines are dropped; nothing else
+# is touched. The golden file carries these cases to Contract.kt and Contract.swift's parseLabels.
+LABEL_CASES = [
+    ("cat\ndog\r\na b\n", ["cat", "dog", "a b"]),
+    ("cat\rdog\r", ["cat", "dog"]),
+    ("one\r\ntwo\r\n\r\n\n", ["one", "two"]),
+    ("a\n\nb", ["a", "", "b"]),
+    ("last line unterminated", ["last line unterminated"]),
+    ("  padded \t\nx\n", ["  padded \t", "x"]),
+    ("\n\r", []),
+    ("", []),
+    ("ok\n\r\nnext", ["ok", "", "next"]),
+    ("t-shirt/top\u2028x\x0cy\x85z\n", ["t-shirt/top\u2028x\x0cy\x85z"]),
+    ("caf\u00e9\n\u732b\n", ["caf\u00e9", "\u732b"]),
+]
+
+
+@pytest.mark.parametrize(("text", "want"), LABEL_CASES)
+def test_python_label_rule(text, want):
+    from edgevit.export.app_bundle import parse_labels
+
+    assert parse_labels(text) == want
+
+
+# ------------------------------------------------------------------------------ golden file for Kotlin and Swift
 
 
 def build_golden(ref, digits_images: np.ndarray) -> dict:
-    """Cases for apps/android/.../PreprocessorTest.kt: contract + ARGB pixels -> the mirror's floats."""
+    """Cases for the apps' unit tests (Android's PreprocessorTest.kt, iOS's EdgeVitCoreTests): contract + ARGB
+    pixels -> the mirror's floats, latency samples -> numpy's statistics, labels.txt text -> labels."""
     rng = np.random.default_rng(7)
     cases = []
     picks = [
@@ -131,8 +158,9 @@ def build_golden(ref, digits_images: np.ndarray) -> dict:
             "p50": float(np.percentile(s, 50)), "p90": float(np.percentile(s, 90)),
             "p99": float(np.percentile(s, 99)), "mean": float(s.mean()), "trimmed_mean": float(kept.mean()),
             "std": float(s.std(ddof=1)) if n > 1 else 0.0, "min": float(s[0]), "max": float(s[-1]), "runs": n}})
+    labels = [{"text": text, "expected": want} for text, want in LABEL_CASES]
     return {"generated_by": "tests/apps/test_app_reference_preprocess.py (EDGEVIT_UPDATE_GOLDEN=1 rewrites)",
-            "cases": cases, "stats": stats}
+            "cases": cases, "stats": stats, "labels": labels}
 
 
 def test_android_golden_file_is_current(ref, digits):

@@ -97,7 +97,7 @@ def test_preprocessors_read_every_constant_from_the_contract():
     kotlin = (ANDROID_SRC / "dev/edgevit/sample/Contract.kt").read_text()
     for key in ("size", "channels", "mean", "std", "resize", "scale", "layout", "shape", "labels"):
         assert f'"{key}"' in kotlin, key
-    swift = (IOS_SRC / "Contract.swift").read_text()
+    swift = (IOS_SRC / "Core" / "Contract.swift").read_text()
     for key in ("size", "channels", "mean", "std", "resize", "scale", "layout", "shape", "labels"):
         assert re.search(rf"\blet {key}\b", swift), key
     # neither app uses the platform scalers, whose bilinear differs from the contract's
@@ -111,7 +111,7 @@ def test_apps_use_the_bundle_file_names():
     kotlin = (ANDROID_SRC / "dev/edgevit/sample/Contract.kt").read_text()
     for name in (MODEL_NAMES["android"], LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME, EVAL_JSON, EVAL_BIN):
         assert f'"{name}"' in kotlin, name
-    swift = (IOS_SRC / "Contract.swift").read_text()
+    swift = (IOS_SRC / "Core" / "Contract.swift").read_text()
     assert f'"{Path(MODEL_NAMES["ios"]).stem}"' in swift
     for name in (LABELS_FILENAME, CONTRACT_FILENAME, SAMPLE_FILENAME, EVAL_JSON, EVAL_BIN):
         stem, ext = name.rsplit(".", 1)

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from digits_checkpoint import MODEL
 from edgevit_bench_fixtures import child_env
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.adb import ADBDevice, parse_benchmark_model, parse_getprop
-from edgevit.runtimes.bench import SCHEMA, BenchConfig
+from edgevit.runtimes.bench import SCHEMA
+from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.remote import parse_device
 
 DATA = Path(__file__).parent / "data"
@@ -101,10 +103,10 @@ def test_adb_bench_exact_command_lines(fake_adb, artifacts: Path, monkeypatch: p
     monkeypatch.setenv("PATH", env["PATH"])
     monkeypatch.setenv("FAKE_ADB_SPEC", env["FAKE_ADB_SPEC"])
     dev = ADBDevice(parse_device("adb:emulator-5554"), benchmark_model=BM)
-    r = dev.bench(artifacts / "tflite", threads=4, cfg=BenchConfig(runs=50, warmup=5))
+    r = dev.bench(BenchJob(str(artifacts / "tflite"), threads=4, protocol=BenchConfig(runs=50, warmup=5)))
     assert calls() == [c["argv"] for c in spec]
     assert r["schema"] == SCHEMA and r["status"] == "ok" and r["source"] == "benchmark_model"
-    assert r["device"] == "adb:emulator-5554" and r["model"] == "tinycnn" and r["precision"] == "fp32"
+    assert r["device"] == "adb:emulator-5554" and r["model"] == MODEL and r["precision"] == "fp32"
     assert r["latency_ms"]["mean"] == 1.2887 and r["latency_ms"]["min"] == 1.229 and r["latency_ms"]["runs"] == 50
     assert r["latency_ms"]["p50"] is None and r["accuracy"] is None  # benchmark_model gives neither
     assert r["load_time_ms"] == 9.713 and r["peak_rss_mb"] == 12.8242 and r["throughput_ips"] == {"1": 776.0}
@@ -121,9 +123,9 @@ def test_adb_errors(fake_adb, artifacts: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PATH", env["PATH"])
     monkeypatch.setenv("FAKE_ADB_SPEC", env["FAKE_ADB_SPEC"])
     with pytest.raises(RuntimeHarnessError, match="cannot reach adb:gone"):
-        ADBDevice(parse_device("adb:gone"), benchmark_model=BM).bench(artifacts / "tflite")
+        ADBDevice(parse_device("adb:gone"), benchmark_model=BM).bench(BenchJob(str(artifacts / "tflite")))
     with pytest.raises(RuntimeHarnessError, match="runs .tflite files"):
-        ADBDevice(parse_device("adb"), benchmark_model=BM).bench(artifacts / "onnx")
+        ADBDevice(parse_device("adb"), benchmark_model=BM).bench(BenchJob(str(artifacts / "onnx")))
     with pytest.raises(RuntimeHarnessError, match="--benchmark-model"):
         ADBDevice(parse_device("adb"), benchmark_model="")
     model = artifacts / "tflite" / "model.tflite"
@@ -133,8 +135,8 @@ def test_adb_errors(fake_adb, artifacts: Path, monkeypatch: pytest.MonkeyPatch) 
     env = expect(spec)
     Path(env["FAKE_ADB_SPEC"] + ".n").unlink(missing_ok=True)
     with pytest.raises(RuntimeHarnessError, match="cannot run .*benchmark_model.*not found"):
-        ADBDevice(parse_device("adb:x"), benchmark_model=BM).bench(artifacts / "tflite", threads=4,
-                                                                   cfg=BenchConfig(runs=50, warmup=5))
+        ADBDevice(parse_device("adb:x"), benchmark_model=BM).bench(
+            BenchJob(str(artifacts / "tflite"), threads=4, protocol=BenchConfig(runs=50, warmup=5)))
 
 
 def test_cli_adb(fake_adb, artifacts: Path, tmp_path: Path) -> None:
@@ -149,4 +151,4 @@ def test_cli_adb(fake_adb, artifacts: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "✅" in p.stdout and "1.289*" in p.stdout and "* mean" in p.stdout and "Pixel-7-Pro" in p.stdout
     assert len(calls()) == 4
-    assert (tmp_path / "o" / "tinycnn-tflite-fp32-t4-Pixel-7-Pro.json").exists()
+    assert (tmp_path / "o" / f"{MODEL}-tflite-fp32-b1-t4-Pixel-7-Pro.json").exists()

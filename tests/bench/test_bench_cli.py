@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgevit_bench_fixtures import NO_TORCH, STUB_CKPT, child_env, shim_dir
+from digits_checkpoint import MODEL
+from edgevit_bench_fixtures import NO_TORCH, child_env, shim_dir
 
 FAST = ["--runs", "5", "--warmup", "1", "--large-batch", "4", "--threads", "1"]
 
@@ -29,13 +30,13 @@ def test_bench_two_runtimes_json_and_files(artifacts: Path, tmp_path: Path) -> N
     assert [r["runtime"]["name"] for r in rs] == ["onnx", "tflite"] and all(r["status"] == "ok" for r in rs)
     names = sorted(f.name for f in out.iterdir())
     host = rs[0]["machine"]["name"]
-    assert names == sorted([f"tinycnn-onnx-fp32-t1-{host}.json", f"tinycnn-tflite-fp32-t1-{host}.json",
+    assert names == sorted([f"{MODEL}-onnx-fp32-b1-t1-{host}.json", f"{MODEL}-tflite-fp32-b1-t1-{host}.json",
                             "report.md", "report.png"])
-    assert "| tinycnn | onnx | onnx 1.31" in (out / "report.md").read_text()
+    assert f"| {MODEL} | — | onnx | onnx 1.31" in (out / "report.md").read_text()
 
 
 def test_bench_table_with_torch_reference(artifacts: Path, tmp_path: Path) -> None:
-    env = child_env(shim_dir(tmp_path / "stub", STUB_CKPT))
+    env = child_env()
     p = edgevit(["bench", "--artifact", str(artifacts), "--runtime", "onnx", "--runtime", "tflite", "--runtime",
                  "torch", *FAST, "--out", str(tmp_path / "o"), "--json"], env=env)
     assert p.returncode == 0, p.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from digits_checkpoint import MODEL
 
 from edgevit.errors import RuntimeHarnessError
 from edgevit.runtimes.compare import plan_jobs
@@ -20,7 +21,7 @@ def test_plan_by_suffix_runtimes_threads_and_reference(artifacts: Path) -> None:
         ("torch", 1, True), ("torch", 4, True), ("tflite", 1, False), ("tflite", 4, False)]
     jobs = plan_jobs([artifacts / "tflite"], None, [2], reference=artifacts / "ckpt")
     assert [(j.runtime, j.reference) for j in jobs] == [("torch", True), ("tflite", False)]
-    assert jobs[1].model == "tinycnn"
+    assert jobs[1].model == MODEL
 
 
 def test_plan_errors(artifacts: Path, tmp_path: Path) -> None:

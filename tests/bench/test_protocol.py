@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from digits_checkpoint import MODEL
 
 from edgevit.errors import ContractError
 from edgevit.runtimes.base import open_harness
@@ -97,16 +98,20 @@ def test_labels_outside_the_model_classes(artifacts: Path) -> None:
 def test_result_schema_and_file_name(artifacts: Path, tmp_path: Path) -> None:
     r, _ = bench_artifact(artifacts / "tflite", "tflite", threads=2,
                           cfg=BenchConfig(runs=5, warmup=1, large_batch=4))
-    assert set(r) == SCHEMA_KEYS and r["schema"] == SCHEMA and r["status"] == "ok"
+    assert set(r) == SCHEMA_KEYS | {"checkpoint"} and r["schema"] == SCHEMA and r["status"] == "ok"
     assert r["runtime"]["name"] == "tflite" and r["runtime"]["threads"] == 2
-    assert r["precision"] == "fp32" and r["model"] == "tinycnn" and r["size_bytes"] > 1000
+    assert r["precision"] == "fp32" and r["model"] == MODEL and r["size_bytes"] > 1000
     assert set(r["machine"]) >= {"cpu", "cores", "arch", "os", "python", "hostname", "name"}
     assert r["validation"] == {"top1_agreement": 1.0}  # the exporter's report, carried over
     r["machine"]["name"] = "pi5"
-    assert result_filename(r) == "tinycnn-tflite-fp32-t2-pi5.json"
+    ckpt = r["checkpoint"]
+    assert ckpt is None or len(ckpt) == 8  # the contract's sha256 prefix when the exporter recorded one
+    name = f"{MODEL}{'-' + ckpt if ckpt else ''}-tflite-fp32-b1-t2-pi5.json"
+    assert result_filename(r) == name
     path = write_result(r, tmp_path / "results")
-    assert path.name == "tinycnn-tflite-fp32-t2-pi5.json" and json.loads(path.read_text()) == json.loads(json.dumps(r))
-    assert result_filename({**r, "routing": "dense"}) == "tinycnn-tflite-fp32-dense-t2-pi5.json"  # no overwrite
+    assert path.name == name and json.loads(path.read_text()) == json.loads(json.dumps(r))
+    assert result_filename({**r, "routing": "dense"}) == name.replace("-fp32-", "-fp32-dense-")  # no overwrite
+    assert result_filename({**r, "checkpoint": "0123abcd"}) != result_filename({**r, "checkpoint": "4567cdef"})
     assert not list((tmp_path / "results").glob(".*tmp"))  # atomic: no temp file left
 
 

@@ -11,7 +11,11 @@ from rich.console import Console
 
 from edgevit.errors import EdgevitError
 from edgevit.runtimes.bench import new_result, write_result
-from edgevit.runtimes.report import load_results, merge, plot, render_table, row, to_markdown
+from edgevit.runtimes.report import COLUMNS, load_results, merge, plot, render_table, row, to_markdown
+
+
+def cell(r: dict, column: str) -> str:
+    return row(r)[COLUMNS.index(column)]
 
 
 def fake(runtime: str, machine: str = "vm", status: str = "ok", p50: float | None = 2.0, acc: float | None = 0.9,
@@ -38,10 +42,11 @@ def test_table_rows_and_status() -> None:
                                                                          acc=None), fake("executorch", status="error", p50=None, acc=None)]
     text = _text(render_table(rs))
     assert "✅" in text and "❌ needs macOS" in text and "cannot load out/x" in text
-    assert "(model mmoe_vit_xxs, machine vm, threads 1)" in text  # constant columns move to the title
-    cells = row(rs[1])
-    assert cells[6] == "✅" and cells[7] == "1.068" and cells[8] == "90.00" and cells[9] == "100.0"
-    assert cells[10] == "1.000" and cells[11] == "1.500" and cells[12] == "1000.0"
+    assert "(model mmoe_vit_xxs, machine vm, batch 1, threads 1)" in text  # constant columns move to the title
+    r = rs[1]
+    assert cell(r, "Status") == "✅" and cell(r, "Size (MB)") == "1.068" and cell(r, "Accuracy") == "90.00"
+    assert cell(r, "Top-1 agree") == "100.0"
+    assert cell(r, "ms/img p50") == "1.000" and cell(r, "ms/img p90") == "1.500" and cell(r, "FPS") == "1000.0"
     two = _text(render_table([fake("onnx", "vm"), fake("onnx", "pi5")]))
     assert "Machine" in two and "pi5" in two
 
@@ -49,17 +54,17 @@ def test_table_rows_and_status() -> None:
 def test_batch_and_mean_fallback() -> None:
     r = fake("tflite", p50=8.0)
     r["batch"] = 4
-    assert row(r)[10] == "2.000"  # ms per image = per call / batch
+    assert cell(r, "ms/img p50") == "2.000" and cell(r, "Batch") == "4"  # ms per image = per call / batch
     r = fake("tflite", p50=None, source="benchmark_model")
     r["latency_ms"]["mean"] = 3.0
-    assert row(r)[10] == "3.000*" and "* mean" in to_markdown([r])
+    assert cell(r, "ms/img p50") == "3.000*" and "* mean" in to_markdown([r])
 
 
 def test_markdown() -> None:
     md = to_markdown([fake("onnx"), fake("coreml", status="unsupported", p50=None, acc=None)])
     lines = md.splitlines()
-    assert lines[0].startswith("| Model | Format | Runtime") and lines[1].startswith("|---|")
-    assert "| mmoe_vit_xxs | onnx | onnx 1.0 | fp32 |" in md and "needs macOS" in md and "machine `vm`" in md
+    assert lines[0].startswith("| Model | Checkpoint | Format | Runtime") and lines[1].startswith("|---|")
+    assert "| mmoe_vit_xxs | — | onnx | onnx 1.0 | fp32 | 1 |" in md and "needs macOS" in md and "machine `vm`" in md
 
 
 def test_plot_png(tmp_path: Path) -> None:
@@ -101,4 +106,56 @@ def test_sample_app_result_without_schema_tag_is_ingested(tmp_path: Path) -> Non
     (r,) = load_results([tmp_path])
     assert r["status"] == "ok" and r["format"] == "coreml" and r["runtime"]["provider"] == "all"
     assert r["machine"]["name"] == "Apple-iPhone16-1" and r["throughput_ips"] == {"1": 2604.167}
-    assert row(r)[10] == "0.362" and row(r)[12] == "2604.2"
+    assert cell(r, "ms/img p50") == "0.362" and cell(r, "FPS") == "2604.2"
+
+
+def _mixed() -> list[dict]:
+    """Rows that differ in every movable column, with long values: the widest table the bench writes."""
+    rs = []
+    for i, (rt, machine) in enumerate([("onnx", "raspberrypi-5"), ("tflite", "workstation-vm"), ("executorch", "pi")]):
+        r = fake(rt, machine, p50=123.456 * (i + 1), acc=0.97531, top1_agreement=0.99, checkpoint=f"{i:08x}")
+        r["runtime"]["threads"], r["batch"], r["size_bytes"] = i + 1, 1 + 3 * i, 123_456_789
+        rs.append(r)
+    return rs
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_table_never_cuts_a_number(width: int) -> None:
+    rs = _mixed()
+    c = Console(width=width, record=True)
+    c.print(render_table(rs, width=width))
+    text = c.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines() if "│" in line) <= width
+    for r in rs:  # every number that stays is whole
+        for col in ("Accuracy", "ms/img p50", "FPS"):
+            assert cell(r, col) in text
+    if width >= 200:
+        assert "Machine" in text and "raspberrypi-5" in text and "ms/img p90" in text
+
+
+def test_two_checkpoints_of_one_model_keep_two_rows(tmp_path: Path) -> None:
+    a, b = fake("onnx", checkpoint="aaaaaaaa"), fake("onnx", p50=3.0, checkpoint="bbbbbbbb")
+    assert write_result(a, tmp_path) != write_result(b, tmp_path)  # two files, not one overwritten
+    rs = load_results([tmp_path])
+    assert sorted(r["checkpoint"] for r in rs) == ["aaaaaaaa", "bbbbbbbb"]
+    text = _text(render_table(rs))
+    assert "Checkpoint" in text and "aaaaaaaa" in text and "bbbbbbbb" in text
+
+
+def test_plot_legend_style_colour_per_model_marker_per_runtime_threads_encoded() -> None:
+    import matplotlib.pyplot as plt
+
+    from edgevit.runtimes.report import latency_figure
+
+    rs = _mixed()
+    rs[1]["model"] = "other_model"
+    fig = latency_figure(rs)
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "runtime: onnx" in legend and "runtime: tflite" in legend and "runtime: executorch" in legend
+    assert any(x.startswith("mmoe_vit_xxs") for x in legend) and any(x.startswith("other_model") for x in legend)
+    assert {"1 thread(s)", "2 thread(s)", "3 thread(s)"} <= set(legend)  # threads differ: encoded by size
+    assert not ax.texts  # no labels on the points (they overlapped on one line)
+    sizes = sorted(c.get_sizes()[0] for c in ax.collections if len(c.get_offsets()))
+    assert sizes[0] < sizes[-1]
+    plt.close(fig)

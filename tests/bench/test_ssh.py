@@ -19,8 +19,8 @@ import pytest
 from edgevit_bench_fixtures import child_env
 
 from edgevit.errors import RuntimeHarnessError
-from edgevit.runtimes.bench import BenchConfig
 from edgevit.runtimes.evalset import load_eval_set
+from edgevit.runtimes.job import BenchConfig, BenchJob
 from edgevit.runtimes.remote import SSHDevice, parse_device
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
@@ -97,8 +97,8 @@ def test_ssh_bench_with_nasty_paths(sshd, artifacts: Path, tmp_path: Path) -> No
     assert dev.check()["machine"]["cores"] >= 1
     ref = tmp_path / "ref $1.npy"
     np.save(ref, np.load(artifacts / "reference_logits.npy")[:40])
-    r = dev.bench(art, "tflite", threads=1, cfg=BenchConfig(runs=5, warmup=1, large_batch=4), data_npz=data,
-                  reference_logits=ref, reference_name="torch")
+    r = dev.bench(BenchJob(str(art), "tflite", threads=1, protocol=BenchConfig(runs=5, warmup=1, large_batch=4),
+                           data=str(data), reference_logits=str(ref), reference_name="torch"))
     assert r["status"] == "ok", r["error"]
     assert r["device"] == sshd["spec"] and r["artifact"] == str(art)
     assert r["eval_set"] == {"name": "digits[:40]", "n": 40} and r["top1_agreement"] == 1.0
@@ -123,7 +123,7 @@ def test_cli_ssh_device(sshd, artifacts: Path, tmp_path: Path) -> None:
 def test_remote_error_result_and_missing_edgevit(sshd, artifacts: Path, tmp_path: Path) -> None:
     bad = shutil.copytree(artifacts / "tflite", tmp_path / "bad one")
     (bad / "model.tflite").write_bytes(b"\x00" * 64)
-    r = sshd["device"].bench(bad, "tflite", cfg=BenchConfig(runs=2, warmup=1, large_batch=0))
+    r = sshd["device"].bench(BenchJob(str(bad), "tflite", protocol=BenchConfig(runs=2, warmup=1, large_batch=0)))
     assert r["status"] == "error" and "model.tflite" in r["error"]
     no_edgevit = SSHDevice(parse_device(sshd["spec"]), python="/bin/false", options=sshd["options"])
     with pytest.raises(RuntimeHarnessError, match=r"does not run there.*edgevit\[pi\]"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +27,7 @@ def _pre(size, channels, resize="bilinear"):
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_eval_transform_matches_numpy_contract(shape, channels, resize):
-    rng = np.random.default_rng(hash((shape, channels, resize)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((shape, channels, resize)).encode()))  # stable across runs
     images = rng.integers(0, 256, (4, *shape), dtype=np.uint8)
     for size in SIZES:
         pre = _pre(size, channels, resize)

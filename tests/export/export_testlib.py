@@ -28,6 +28,6 @@ def make_model(name: str, seed: int = 0, **overrides) -> torch.nn.Module:
 def write_checkpoint(path: Path, name: str, **overrides) -> Path:
     m = make_model(name, **overrides)
     c = m.config
-    pre = Preprocess(size=(c.img_size, c.img_size), channels=c.in_chans)
-    save_checkpoint(path, m, [f"class{i}" for i in range(c.num_classes)], pre, {"dataset": "digits"})
+    pre = Preprocess(size=(c.img_size, c.img_size), channels=c.in_chans, mean=c.mean, std=c.std)
+    save_checkpoint(path, m, [f"class{i}" for i in range(c.num_classes)], pre, {"data": {"spec": "digits"}})
     return path

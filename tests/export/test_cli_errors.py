@@ -82,6 +82,9 @@ def test_list_targets(capsys):
     out = capsys.readouterr().out
     assert (e.value.code or 0) == 0
     assert all(n in out for n in FORMATS)
+    # the extras survive (no rich markup eats "[onnx]") and every line reads at 80 columns
+    assert all(f"edgevit[{f.extra}]" in out for f in FORMATS.values())
+    assert max(len(line) for line in out.splitlines()) <= 80
 
 
 def test_validation_failure_writes_nothing_unless_keep_invalid(capsys, checkpoint_factory, tmp_path):

@@ -120,11 +120,11 @@ def test_structure_check_flags_sort_ops_and_bad_shapes():
 
     contract = SimpleNamespace(input={"shape": [1, 3, 16, 16]}, layout="NCHW", labels=list("0123456789"),
                                precision="fp32")
-    good = GraphInfo("x", [1, 3, 16, 16], "float32", "y", [1, 10], Counter({"FULLY_CONNECTED": 3}))
+    good = GraphInfo("x", [1, 3, 16, 16], "float32", "y", [1, 10], ops=Counter({"FULLY_CONNECTED": 3}))
     rep = ValidationReport("tflite", "fp32")
     check_structure(rep, "tflite", contract, good, None)
     assert rep.passed
-    bad = GraphInfo("x", [1, 3, 32, 32], "float32", "y", [1, 7], Counter({"STABLEHLO_SORT": 1}))
+    bad = GraphInfo("x", [1, 3, 32, 32], "float32", "y", [1, 7], ops=Counter({"STABLEHLO_SORT": 1}))
     rep = ValidationReport("tflite", "fp32")
     check_structure(rep, "tflite", contract, bad, None)
     assert not rep.passed and {c.name for c in rep.checks if c.ok is False} == {"input", "output", "builtin ops only"}

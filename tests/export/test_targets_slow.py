@@ -93,8 +93,8 @@ def test_reduced_precision(checkpoint_factory, tmp_path, target, precision, quan
 def rerun_published(res):
     """Run the published file (after the contract was embedded) independently of the pipeline."""
     from edgevit.checkpoint import load_checkpoint
-    from edgevit.export.calibration import shipped_digits
     from edgevit.runtimes.base import open_harness
+    from edgevit.runtimes.evalset import shipped_digits
 
     model, info = load_checkpoint(res.contract.source["checkpoint"])
     images = shipped_digits().images[:16]
@@ -107,7 +107,7 @@ def rerun_published(res):
     assert abs(got - want).max() < 0.25, abs(got - want).max()
 
 
-@pytest.mark.parametrize("target", ["onnx", "tflite"])
+@pytest.mark.parametrize("target", ["onnx", "tflite", "executorch"])
 def test_int8_static_calibrates_on_real_images(checkpoint_factory, tmp_path, target):
     res = export_one(checkpoint_factory("mobile_vmoe_test"), tmp_path, target, precision="int8", quant="static",
                      calib_images=16, min_agreement=0.0)

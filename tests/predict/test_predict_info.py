@@ -104,3 +104,31 @@ def test_info_cli(models: Path) -> None:
 
     res = CliRunner().invoke(app, ["info", str(models / "nowhere")])
     assert res.exit_code != 0 and "does not exist" in str(res.exception)
+
+
+def test_info_marks_skipped_checks_as_skipped_not_failed() -> None:
+    from edgevit.runtimes.describe import _validation_lines
+
+    lines = dict(_validation_lines({"passed": True, "checks": [
+        {"name": "outputs finite", "ok": True}, {"name": "max abs diff (int8)", "ok": None, "detail": "reported only"},
+        {"name": "agreement", "ok": False}]}))
+    assert lines["  ✓ outputs finite"] == "green"
+    assert lines["  – max abs diff (int8): reported only"] == "dim"  # skipped, not ✗
+    assert lines["  ✗ agreement"] == "red"
+
+
+def test_runtime_native_logs_are_caught_unless_verbose(monkeypatch) -> None:
+    import os
+
+    from edgevit.runtimes.console import VERBOSE_ENV, native_output_to
+
+    log: list[str] = []
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    with native_output_to(log):
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")  # what C++ code does
+    assert "XNNPACK" in log[0]
+    monkeypatch.setenv(VERBOSE_ENV, "1")
+    log.clear()
+    with native_output_to(log):
+        pass
+    assert log == []  # --verbose: nothing caught

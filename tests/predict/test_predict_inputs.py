@@ -4,6 +4,7 @@ and the device-side entry point running with torch unimportable."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,11 +122,12 @@ def test_top_k() -> None:
 
 def test_bad_files_do_not_stop_the_others(onnx_art: Path, tmp_path: Path) -> None:
     good = _good(tmp_path / "in")
-    (tmp_path / "in" / "readme.txt").write_text("hello")
+    (tmp_path / "in" / "skipped.txt").write_text("hello")  # in a folder, only image files count
+    (tmp_path / "readme.txt").write_text("hello")  # named directly: reported
     raw = good[0].read_bytes()
     (tmp_path / "in" / "zz_cut.png").write_bytes(raw[: len(raw) // 2])
     (tmp_path / "in" / ".DS_Store").write_bytes(b"\0\1")  # hidden: skipped
-    report = run_predict([tmp_path / "in", tmp_path / "missing.png"], onnx_art, topk=2)
+    report = run_predict([tmp_path / "in", tmp_path / "readme.txt", tmp_path / "missing.png"], onnx_art, topk=2)
     by_name = {Path(f["path"]).name: f for f in report["files"]}
     assert set(by_name) == {"digit0.png", "digit1.png", "digit2.png", "readme.txt", "zz_cut.png", "missing.png"}
     assert all(by_name[f"digit{i}.png"]["ok"] and len(by_name[f"digit{i}.png"]["top"]) == 2 for i in range(3))
@@ -198,13 +200,14 @@ def test_main_exit_codes(onnx_art: Path, models: Path, tmp_path: Path, capsys: p
 def test_cli_predict_errors_are_one_line(onnx_art: Path, tmp_path: Path) -> None:
     """`edgevit predict` as a user runs it: per-file failures -> exit 1 with one error line, no traceback."""
     _good(tmp_path / "in", 1)
-    (tmp_path / "in" / "notes.txt").write_text("x")
+    (tmp_path / "notes.txt").write_text("x")  # named directly (a non-image in a folder is skipped)
     bare = tmp_path / "bare"
     bare.mkdir()
     (bare / "model.onnx").write_bytes(b"x")
     for args, needle in ((["-a", str(onnx_art)], "1 of 2 files could not be predicted"),
                          (["-a", str(bare / "model.onnx")], "has no edgevit.json beside it")):
-        proc = subprocess.run([sys.executable, "-m", "edgevit", "predict", str(tmp_path / "in"), *args],
+        proc = subprocess.run([sys.executable, "-m", "edgevit", "predict", str(tmp_path / "in"),
+                               str(tmp_path / "notes.txt"), *args],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1 and needle in " ".join(proc.stderr.split()), proc.stderr
         assert "Traceback" not in proc.stderr
@@ -222,12 +225,21 @@ NO_TORCH = ("import sys\n"
             "sys.exit(rc)\n")
 
 
+def _no_torch_env(tmp: Path) -> dict[str, str]:
+    """The environment of a torch-free device for the children predict starts (the model runs in a child):
+    a sitecustomize.py that blocks the same imports as NO_TORCH."""
+    shim = tmp / "no-torch-shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(NO_TORCH.split("from edgevit")[0])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), os.environ.get("PYTHONPATH", "")])}
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_predict_runs_without_torch(models: Path, fmt: str, tmp_path: Path) -> None:
     imgs = _good(tmp_path / "in", 3)
     art = models / "digits" / "export" / f"{fmt}-fp32"
     proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(tmp_path / "in"), "--artifact", str(art), "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=_no_torch_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["runtime"]["name"] == fmt and report["summary"]["ok"] == 3 and f"RUNTIME {fmt}" in proc.stderr
@@ -239,7 +251,7 @@ def test_torch_runtime_without_torch_is_a_clear_error(models: Path, tmp_path: Pa
     _good(tmp_path / "in", 1)
     proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(tmp_path / "in"), "--artifact",
                            str(models / "digits" / "export" / "onnx-fp32"), "--runtime", "torch"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=_no_torch_env(tmp_path))
     assert proc.returncode == 1 and "edgevit[train]" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -254,7 +266,8 @@ def test_edgevit_cli_predict_and_info_without_torch(models: Path, tmp_path: Path
             "from edgevit.cli import main\n"
             "main(sys.argv[1:])\n")
     for args in (["predict", str(tmp_path / "in"), "-a", str(art), "--json"], ["info", str(art), "--json"]):
-        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                              env=_no_torch_env(tmp_path))
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)
         runtime = out["runtime"]["name"] if args[0] == "predict" else out["runtime"]

@@ -1,10 +1,9 @@
 """Real artifacts for the runtime/bench tests, built once and cached across sessions (pytest cache, keyed by the
-hash of this file): a tiny CNN trained on the digits train split (sklearn, minus the shipped test indices),
-exported to ONNX (dynamic batch) and .tflite (litert-torch, static batch 1), a stub checkpoint folder for the
-torch harness, and (slow, separate) an ExecuTorch .pte and a Core ML .mlpackage.
+hash of this file): the registered `vit_test` model trained on the digits train split (sklearn, minus the
+shipped test indices) and saved as a real checkpoint (`save_checkpoint`), exported to ONNX (dynamic batch) and
+.tflite (litert-torch, static batch 1), and (slow, separate) an ExecuTorch .pte and a Core ML .mlpackage.
 
-Also: shims for child processes — `sitecustomize.py` folders that make torch unimportable, or that plug the
-stub `load_checkpoint` into `edgevit.checkpoint`.
+Also: shims for child processes — `sitecustomize.py` folders that make torch unimportable.
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from digits_checkpoint import MODEL
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-KEY = hashlib.sha256(Path(__file__).read_bytes() + (HERE / "stub_checkpoint.py").read_bytes()).hexdigest()[:12]
+KEY = hashlib.sha256(Path(__file__).read_bytes() + (HERE / "digits_checkpoint.py").read_bytes()).hexdigest()[:12]
 PRE = {"size": [16, 16], "channels": 3, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "resize": "bilinear",
        "scale": 1 / 255}
 
@@ -29,7 +29,7 @@ PRE = {"size": [16, 16], "channels": 3, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.
 def contract(target: str, file: str, precision: str = "fp32", **extra):
     from edgevit.runtimes.contract import Contract, Preprocess
 
-    return Contract(model={"name": "tinycnn", "family": "test"}, labels=[str(i) for i in range(10)],
+    return Contract(model={"name": MODEL, "family": "vit"}, labels=[str(i) for i in range(10)],
                     input={"name": "input", "shape": [1, 3, 16, 16], "layout": "NCHW", "dtype": "float32"},
                     output={"name": "logits", "shape": [1, 10]}, preprocess=Preprocess.from_dict(PRE),
                     target=target, file=file, precision=precision, routing="none", eval_set="digits",
@@ -42,11 +42,11 @@ def _cache_root(config, name: str) -> Path:
 
 def _build_base(root: Path) -> None:
     import torch
-    from stub_checkpoint import save_stub_checkpoint, train_tiny_cnn
+    from digits_checkpoint import save_digits_checkpoint, train_digits_model
 
     torch.set_num_threads(1)
-    model, logits = train_tiny_cnn()
-    ckpt = save_stub_checkpoint(model, root / "ckpt", PRE)
+    model, logits = train_digits_model(PRE)
+    ckpt = save_digits_checkpoint(model, root / "ckpt", PRE)
     np.save(root / "reference_logits.npy", logits)
     x = torch.zeros(1, 3, 16, 16)
     d = root / "onnx"
@@ -92,9 +92,10 @@ def _build_pte(root: Path, ckpt: Path) -> None:
     import torch
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
-    from stub_checkpoint import load_stub_model
 
-    model = load_stub_model(ckpt)
+    from edgevit.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(ckpt)
     ep = torch.export.export(model.eval(), (torch.zeros(1, 3, 16, 16),))
     prog = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
     (root / "model.pte").write_bytes(prog.buffer)
@@ -105,9 +106,10 @@ def _build_pte(root: Path, ckpt: Path) -> None:
 def _build_coreml(root: Path, ckpt: Path) -> None:
     import coremltools as ct
     import torch
-    from stub_checkpoint import load_stub_model
 
-    model = load_stub_model(ckpt)
+    from edgevit.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(ckpt)
     ep = torch.export.export(model.eval(), (torch.zeros(1, 3, 16, 16),))
     ml = ct.convert(ep.run_decompositions({}), convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17)
     ml.save(str(root / "model.mlpackage"))
@@ -144,12 +146,6 @@ NO_TORCH = ("import sys\n"
             "for _m in ('torch', 'torchvision', 'torchao', 'executorch', 'litert_torch', 'edgevit.models',\n"
             "           'edgevit.train', 'edgevit.export'):\n"
             "    sys.modules[_m] = None  # import raises ImportError\n")
-
-STUB_CKPT = ("import sys\n"
-             f"sys.path.insert(0, {str(HERE)!r})\n"
-             "import edgevit.checkpoint as _c, stub_checkpoint as _s\n"
-             "_c.load_checkpoint = _s.load_checkpoint\n")
-
 
 def child_env(*shims: Path) -> dict[str, str]:
     env = dict(os.environ)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from digits_checkpoint import MODEL
 
 from edgevit.errors import ContractError, MissingDependencyError, RuntimeHarnessError
 from edgevit.runtimes.base import (
@@ -82,6 +83,7 @@ def test_output_classes_mismatch_is_a_contract_error(artifacts: Path, tmp_path: 
     d = _copy(artifacts / "onnx", tmp_path / "onnx")
     c = json.loads((d / "edgevit.json").read_text())
     c["labels"] = c["labels"][:5]
+    c["output"]["shape"] = [1, 5]  # a consistent contract (else it fails on load), for a model of 10 outputs
     (d / "edgevit.json").write_text(json.dumps(c))
     with open_harness(d) as h, pytest.raises(ContractError, match="5 classes"):
         h.predict(shipped_digits().images[:2])
@@ -148,18 +150,13 @@ def test_coreml_needs_macos_clearly(artifacts: Path, tmp_path: Path) -> None:
     r, logits = bench_artifact(d, "coreml", cfg=BenchConfig(runs=2, warmup=1))
     assert r["status"] == "unsupported" and "needs macOS" in r["error"] and logits is None
     assert r["latency_ms"]["p50"] is None and r["accuracy"] is None  # nothing faked
-    assert r["size_bytes"] > 0 and r["model"] == "tinycnn"
+    assert r["size_bytes"] > 0 and r["model"] == MODEL
 
 
-def test_torch_harness_with_stub_checkpoint(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stub_checkpoint
-
-    import edgevit.checkpoint
-
-    monkeypatch.setattr(edgevit.checkpoint, "load_checkpoint", stub_checkpoint.load_checkpoint)
+def test_torch_harness_with_a_real_checkpoint(artifacts: Path) -> None:
     ref = np.load(artifacts / "reference_logits.npy")
     with open_harness(artifacts / "ckpt", threads=1) as h:
-        assert h.name == "torch" and h.contract.model["name"] == "tinycnn"
+        assert h.name == "torch" and h.contract.model["name"] == MODEL
         assert h.contract.input_shape == (1, 3, 16, 16) and h.contract.layout == "NCHW"
         np.testing.assert_allclose(h.predict(shipped_digits().images), ref, atol=1e-5)
         assert h.info().provider == "eager" and h.info().version.startswith("2.")
@@ -183,10 +180,11 @@ def test_executorch_harness(pte_artifact: Path, artifacts: Path) -> None:
 @pytest.mark.slow
 def test_executorch_corrupt_file(pte_artifact: Path, tmp_path: Path) -> None:
     from edgevit.runtimes.isolate import bench_in_subprocess
+    from edgevit.runtimes.job import BenchJob
 
     d = _copy(pte_artifact, tmp_path / "pte")
     (d / "model.pte").write_bytes(b"\x00garbage" * 100)
-    r = bench_in_subprocess(d, "executorch")
+    r = bench_in_subprocess(BenchJob(str(d), "executorch"))
     assert r["status"] == "error" and "model.pte" in r["error"]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from edgevit_bench_fixtures import NO_TORCH, child_env, shim_dir
 
 from edgevit.runtimes.isolate import bench_in_subprocess, describe_exit, parse_child_output
+from edgevit.runtimes.job import BenchJob
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
 
@@ -24,7 +25,7 @@ def test_truncated_onnx_and_garbage_tflite_give_error_results(artifacts: Path, t
     tfl = shutil.copytree(artifacts / "tflite", tmp_path / "bad tflite")
     (tfl / "model.tflite").write_bytes(os.urandom(3000))
     for d, runtime, name in ((onnx, "onnx", "model.onnx"), (tfl, "tflite", "model.tflite")):
-        r = bench_in_subprocess(d, runtime, timeout=120)
+        r = bench_in_subprocess(BenchJob(str(d), runtime), timeout=120)
         assert r["status"] == "error", r
         assert name in r["error"] and str(d) in r["error"]
         assert r["runtime"]["name"] == runtime and r["latency_ms"]["p50"] is None
@@ -36,7 +37,7 @@ def test_a_crashing_child_becomes_an_error_result(artifacts: Path, tmp_path: Pat
                     "if 'bench' in sys.argv:\n"
                     "    import edgevit.runtimes.onnx as o\n"
                     "    o.OnnxHarness._load = lambda self: os.kill(os.getpid(), signal.SIGSEGV)\n")
-    r = bench_in_subprocess(artifacts / "onnx", "onnx", env=child_env(shim), timeout=60)
+    r = bench_in_subprocess(BenchJob(str(artifacts / "onnx"), "onnx"), env=child_env(shim), timeout=60)
     assert r["status"] == "error" and "crashed with SIGSEGV" in r["error"] and str(artifacts / "onnx") in r["error"]
     code = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -46,7 +47,7 @@ def test_a_crashing_child_becomes_an_error_result(artifacts: Path, tmp_path: Pat
 
 
 def test_timeout_is_an_error_result(artifacts: Path) -> None:
-    r = bench_in_subprocess(artifacts / "onnx", "onnx", timeout=0.01)
+    r = bench_in_subprocess(BenchJob(str(artifacts / "onnx"), "onnx"), timeout=0.01)
     assert r["status"] == "error" and "timed out" in r["error"]
 
 
@@ -70,7 +71,7 @@ def test_bench_runs_with_torch_unimportable(artifacts: Path, tmp_path: Path) -> 
 
 def test_torch_runtime_without_torch_is_a_clear_error(artifacts: Path, tmp_path: Path) -> None:
     env = child_env(shim_dir(tmp_path / "notorch", NO_TORCH))
-    r = bench_in_subprocess(artifacts / "ckpt", "torch", env=env, timeout=120)
+    r = bench_in_subprocess(BenchJob(str(artifacts / "ckpt"), "torch"), env=env, timeout=120)
     assert r["status"] == "error" and "edgevit[train]" in r["error"], r["error"]
 
 
@@ -86,7 +87,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_no_torch_imports_in_runtimes_source() -> None:
     banned = ("torch", "edgevit.models", "edgevit.train", "edgevit.export", "edgevit.checkpoint",
-              "edgevit.registry", "edgevit.torch_harness")
+              "edgevit.registry", "edgevit.torch_harness", "edgevit.data")
     for path in RUNTIMES_DIR.glob("*.py"):
         bad = {n for n in _imports(path) if any(n == b or n.startswith(b + ".") for b in banned)}
         assert not bad, f"{path.name} imports {bad}"

@@ -6,22 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_testlib import run_cli  # noqa: F401  (the train tests import it from here)
 
 TINY = ["--data", "digits", "--limit", "300", "--epochs", "2", "--batch-size", "32"]
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    """edgevit.cli.main(args) -> (exit code, stdout, stderr)."""
-    from edgevit.cli import main
-
-    capsys.readouterr()
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def metrics(run: Path) -> list[dict]:

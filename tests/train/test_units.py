@@ -9,6 +9,7 @@ import torch
 from edgevit import create_model
 from edgevit.checkpoint import TRAIN_STATE_FILE, save_checkpoint
 from edgevit.errors import CheckpointError, ConfigError, DataError
+from edgevit.runtimes import files
 from edgevit.runtimes.contract import Preprocess
 from edgevit.train import state as st
 from edgevit.train.losses import check_superclasses, training_loss
@@ -83,8 +84,8 @@ def test_rng_state_roundtrip_and_weights_only(tmp_path):
 
 def test_atomic_dir_swap_and_recovery(tmp_path):
     target = tmp_path / "last"
-    st.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("1")))
-    st.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("2")))
+    files.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("1")))
+    files.write_dir_atomically(target, lambda d: (d.mkdir(), (d / "f").write_text("2")))
     assert (target / "f").read_text() == "2" and sorted(p.name for p in tmp_path.iterdir()) == ["last"]
 
     def boom(d):
@@ -92,10 +93,10 @@ def test_atomic_dir_swap_and_recovery(tmp_path):
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        st.write_dir_atomically(target, boom)
+        files.write_dir_atomically(target, boom)
     assert (target / "f").read_text() == "2" and sorted(p.name for p in tmp_path.iterdir()) == ["last"]
     target.rename(tmp_path / ".last.old")  # a kill between the two renames of a swap
-    st.recover_dir(target)
+    files.recover_dir(target)
     assert (target / "f").read_text() == "2"
 
 
@@ -155,3 +156,14 @@ def test_dataset_superclasses_resolve():
     assert resolve(None, splits) is None
     with pytest.raises(DataError, match="no super-classes"):
         resolve("dataset", SimpleNamespace(name="digits", superclasses=None))
+
+
+def test_expert_usage_legend_names_every_expert_and_the_axes_are_labelled() -> None:
+    from edgevit.train.plots import _pyplot, expert_usage_figure
+
+    usage = {"blocks.0.ffn": [5, 1, 0], "blocks.1.ffn": [1, 2, 3, 4, 5], "blocks.2.ffn": [2, 2, 2, 2, 2]}
+    fig = expert_usage_figure(usage)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"expert {e}" for e in range(5)]
+    assert ax.get_xlabel() and ax.get_ylabel()
+    _pyplot().close(fig)

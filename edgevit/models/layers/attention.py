@@ -56,6 +56,9 @@ class Attention(nn.Module):
             m = min(nystrom_landmarks, seq_len)
             # Segment-mean landmarks as a fixed averaging matrix (m, N): exact means, static shapes.
             self.register_buffer("landmark_avg", _segment_mean_matrix(seq_len, m), persistent=False)
+            # The pseudo-inverse's identity as a constant: `torch.eye` in forward lowers to STABLEHLO_IOTA, which
+            # no LiteRT interpreter runs.
+            self.register_buffer("pinv_eye", torch.eye(m), persistent=False)
             self.nystrom_iters = nystrom_iters
             k = nystrom_conv_kernel
             self.v_conv = nn.Conv2d(num_heads, num_heads, (k, 1), padding=(k // 2, 0), groups=num_heads, bias=False)
@@ -115,7 +118,7 @@ class Attention(nn.Module):
         k1 = (q @ k_l.transpose(-2, -1)).softmax(-1)  # (B, H, N, m)
         k2 = (q_l @ k_l.transpose(-2, -1)).softmax(-1)  # (B, H, m, m)
         k3 = (q_l @ k.transpose(-2, -1)).softmax(-1)  # (B, H, m, N)
-        out = (k1 @ _iterative_pinv(k2, self.nystrom_iters)) @ (k3 @ v)
+        out = (k1 @ _iterative_pinv(k2, self.nystrom_iters, self.pinv_eye)) @ (k3 @ v)
         return out + self.v_conv(v)  # depth-wise conv residual on V along the sequence
 
 
@@ -153,9 +156,10 @@ def _segment_mean_matrix(n: int, m: int) -> torch.Tensor:
     return a
 
 
-def _iterative_pinv(mat: torch.Tensor, iters: int) -> torch.Tensor:
+def _iterative_pinv(mat: torch.Tensor, iters: int, eye: torch.Tensor | None = None) -> torch.Tensor:
     """Moore-Penrose pseudo-inverse by the Nystromformer's cubic iteration (matmuls only: exportable)."""
-    eye = torch.eye(mat.shape[-1], dtype=mat.dtype, device=mat.device)
+    if eye is None:
+        eye = torch.eye(mat.shape[-1], dtype=mat.dtype, device=mat.device)
     # Initial scale 1 / (||A||_1 ||A||_inf) per matrix (the official code takes one max over the whole batch; a
     # per-matrix scale converges as well and exports: ONNX rejects the all-dims amax).
     col = mat.abs().sum(-2).amax(dim=-1, keepdim=True).unsqueeze(-1)  # (..., 1, 1)

@@ -74,5 +74,9 @@ class EdgeVitContract(
     }
 }
 
-/** `labels.txt`: one label per line, in class order. */
-fun parseLabels(text: String): List<String> = text.lines().map { it.trimEnd('\r') }.dropLastWhile { it.isEmpty() }
+/**
+ * `labels.txt`: one label per line, in class order. The rule edgevit's Python (`parse_labels`) and the iOS app
+ * share: lines end at "\n", "\r\n" or "\r" (exactly what [lines] splits at), trailing empty lines are
+ * dropped, nothing else is trimmed.
+ */
+fun parseLabels(text: String): List<String> = text.lines().dropLastWhile { it.isEmpty() }

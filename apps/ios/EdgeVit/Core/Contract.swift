@@ -77,9 +77,13 @@ struct EdgeVitContract: Decodable {
     }
 }
 
-/// `labels.txt`: one label per line, in class order.
+/// `labels.txt`: one label per line, in class order. The rule edgevit's Python (`parse_labels`) and the Android
+/// app share: lines end at "\n", "\r\n" or "\r" and nothing else; trailing empty lines are dropped; nothing is
+/// trimmed. "\r\n" is ONE Character in Swift, so splitting at "\n" alone would not split it (it did, on Linux
+/// Foundation: "dog\r\na b" stayed one label).
 func parseLabels(_ text: String) -> [String] {
-    var lines = text.components(separatedBy: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+    var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
+        .map(String.init)
     while let last = lines.last, last.isEmpty { lines.removeLast() }
     return lines
 }

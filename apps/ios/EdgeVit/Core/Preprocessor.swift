@@ -1,5 +1,10 @@
-import CoreGraphics
 import Foundation
+#if canImport(CoreGraphics)
+import CoreGraphics
+#endif
+
+// Everything but the CGImage entry point at the end is pure Swift (Foundation only), so it builds and is
+// unit-tested on Linux too (apps/ios/Package.swift); CoreGraphics exists on Apple platforms only.
 
 /// Everything the app needs to turn pixels into model input, read from `edgevit.json` (its `preprocess`
 /// block and `input.layout`). No size, mean or scale is written in app code.
@@ -65,11 +70,6 @@ struct Preprocessor {
         let planes = unpack(pixels: pixels, count: width * height, bytesPerPixel: bytesPerPixel)
         let resized = planes.map { resizePlane($0, inH: height, inW: width) }
         return normalizeAndPack(matchChannels(resized))
-    }
-
-    func process(_ image: CGImage) throws -> [Float] {
-        let p = try Self.pixels(of: image)
-        return process(pixels: p.pixels, width: p.width, height: p.height, bytesPerPixel: p.bytesPerPixel)
     }
 
     /// Step 1.
@@ -181,6 +181,14 @@ struct Preprocessor {
         let ratio = Double(inSize) / Double(outSize)
         return (0..<outSize).map { min(Int((Double($0) * ratio).rounded(.down)), inSize - 1) }
     }
+}
+
+#if canImport(CoreGraphics)
+extension Preprocessor {
+    func process(_ image: CGImage) throws -> [Float] {
+        let p = try Self.pixels(of: image)
+        return process(pixels: p.pixels, width: p.width, height: p.height, bytesPerPixel: p.bytesPerPixel)
+    }
 
     /// The image's own pixels, unscaled: grey images as 1 byte/pixel, others as RGBX (alpha dropped).
     /// Drawn into a context of the image's own colour space when it is RGB, so no colour conversion runs.
@@ -211,3 +219,4 @@ struct Preprocessor {
         return (pixels, w, h, bytesPerPixel)
     }
 }
+#endif

@@ -1,0 +1,239 @@
+"""Issue 14's export targets as one table of ratios measured in one run: goal, value, met / not met.
+
+For each checkpoint (default: the flagship mmoe_vit_xxs and its dense twin vit_mlit_xxs from
+`benchmarks/accuracy.py`'s runs, or `--checkpoint LABEL=DIR`): export ONNX and LiteRT at fp32, int8 dynamic and
+int8 static (calibrated on real train images) with `edgevit export`, then load every artifact and torch eager
+side by side in this one process, single-threaded, and time them interleaved: `--rounds` rounds, each timing
+every artifact `--runs` times at batch 1; a row's latency is the median over rounds of each round's p50. Timing
+on a shared machine drifts (±2x here), so every ratio compares two numbers from the same rounds. Accuracy is
+top-1 on the test split (`--test-images`, default all). The flagship's ONNX node count, its batch-64 ORT
+throughput as a share of the single-thread sgemm peak (`peak.py`) are measured in the same run.
+
+    python benchmarks/targets.py --data fashion-mnist
+    python benchmarks/targets.py --checkpoint mmoe_vit_xxs=runs/x/best --checkpoint vit_mlit_xxs=runs/y/best
+
+Writes benchmarks/results/targets-<data>.{json,md}; `render_readme.py` puts the table in the README. A run for
+some models keeps the other models' rows from their own earlier run (each target compares artifacts of one model,
+measured in one run); `--render-only` rewrites the table from the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from common import RESULTS, ROOT, edgevit, machine_line, md_table, write_json
+
+FLAGSHIP, TWIN = "mmoe_vit_xxs", "vit_mlit_xxs"
+FORMS = [  # (key, target, precision, quant)
+    ("onnx-fp32", "onnx", "fp32", None), ("onnx-int8-dynamic", "onnx", "int8", "dynamic"),
+    ("onnx-int8-static", "onnx", "int8", "static"), ("tflite-fp32", "tflite", "fp32", None),
+    ("tflite-int8-dynamic", "tflite", "int8", "dynamic"), ("tflite-int8-static", "tflite", "int8", "static"),
+]
+RUNTIME = {"onnx": "onnx", "tflite": "tflite"}
+
+
+def export_forms(label: str, ckpt: Path, out: Path, calib: int, logs: Path) -> dict[str, Path | str]:
+    """Each form's published folder, or the export's error line."""
+    done: dict[str, Path | str] = {}
+    for key, target, prec, quant in FORMS:
+        args = ["export", "-c", str(ckpt), "-t", target, "-p", prec, "--out", str(out)]
+        if quant:
+            args += ["--quant", quant]
+        if quant == "static":
+            args += ["--calib-images", str(calib)]
+        folder = out / (f"{target}-{prec}" + (f"-{quant}" if quant and quant != "dynamic" else ""))
+        if not (folder / "edgevit.json").exists():
+            r = edgevit(*args, log=logs / f"export-{label}-{key}.log", check=False)
+            if r.returncode != 0:
+                done[key] = (r.stderr.strip().splitlines() or ["?"])[-1]
+                continue
+        done[key] = folder
+    return done
+
+
+def time_interleaved(harnesses: dict[str, object], x: np.ndarray, rounds: int, runs: int) -> dict[str, dict]:
+    """p50 per round per harness, rounds interleaved; returns median of round p50s and the round values."""
+    per: dict[str, list[float]] = {k: [] for k in harnesses}
+    for h in harnesses.values():
+        for _ in range(20):
+            h.run(x)
+    for _ in range(rounds):
+        for k, h in harnesses.items():
+            t = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                h.run(x)
+                t.append(time.perf_counter() - t0)
+            per[k].append(1e3 * float(np.median(t)))
+    return {k: {"p50_ms": float(np.median(v)), "rounds_ms": [round(a, 4) for a in v]} for k, v in per.items()}
+
+
+def accuracy(h, images: np.ndarray, labels: np.ndarray, batch: int = 250) -> float:
+    x = h.preprocess(images)
+    pred = np.concatenate([h.run(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
+    return float((pred == labels).mean())
+
+
+def onnx_nodes(folder: Path) -> dict:
+    import onnx
+
+    g = onnx.load(str(folder / "model.onnx")).graph
+    ops: dict[str, int] = {}
+    for n in g.node:
+        ops[n.op_type] = ops.get(n.op_type, 0) + 1
+    return {"nodes": len(g.node), "ops": dict(sorted(ops.items(), key=lambda kv: -kv[1]))}
+
+
+def tflite_ops(folder: Path) -> dict:
+    from edgevit.export import tflite
+
+    ops = tflite.inspect(folder / "model.tflite").ops
+    return {"operators": sum(ops.values()), "ops": dict(ops.most_common())}
+
+
+def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> dict:
+    from edgevit.runtimes.base import open_harness
+    from edgevit.runtimes.evalset import load_eval_set
+
+    folders = export_forms(label, ckpt, work / label / "export", a.calib_images, work / "logs")
+    harnesses = {"torch": open_harness(ckpt, "torch", threads=1)}
+    errors = {k: v for k, v in folders.items() if isinstance(v, str)}
+    for key, _t, _p, _q in FORMS:
+        f = folders.get(key)
+        if isinstance(f, Path):
+            harnesses[key] = open_harness(f, RUNTIME[key.split("-")[0]], threads=1)
+    test = load_eval_set(a.data, a.test_images)
+    x1 = harnesses["torch"].preprocess(test.images[:1])
+    lat = time_interleaved(harnesses, x1, a.rounds, a.runs)
+    acc = {k: accuracy(h, test.images, test.labels) for k, h in harnesses.items()}
+    row = {"label": label, "checkpoint": str(ckpt), "latency": lat, "top1": acc, "errors": errors,
+           "test_images": len(test.labels)}
+    if isinstance(folders.get("onnx-fp32"), Path):
+        row["onnx_fp32"] = onnx_nodes(folders["onnx-fp32"])
+    if isinstance(folders.get("tflite-fp32"), Path):
+        row["tflite_fp32"] = tflite_ops(folders["tflite-fp32"])
+    if label.startswith(FLAGSHIP) and "onnx-fp32" in harnesses:
+        x64 = harnesses["torch"].preprocess(test.images[:64])
+        b64 = time_interleaved({"onnx-fp32": harnesses["onnx-fp32"]}, x64, 3, max(5, a.runs // 10))
+        row["onnx_fp32_b64_ms"] = b64["onnx-fp32"]["p50_ms"]
+    for h in harnesses.values():
+        getattr(h, "close", lambda: None)()
+    return row
+
+
+def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
+    """Every goal of issue 14 as (what, value, goal, met)."""
+    out = []
+
+    def add(what: str, value: float | None, goal: str, ok: bool | None, note: str = "") -> None:
+        out.append({"target": what, "value": value, "goal": goal, "met": ok, "note": note})
+
+    for r in rows:
+        lat, acc, m = r["latency"], r["top1"], r["label"]
+        p = {k: v["p50_ms"] for k, v in lat.items()}
+        for rt in ("onnx", "tflite"):
+            for scheme in ("static", "dynamic"):
+                k = f"{rt}-int8-{scheme}"
+                if k in p and f"{rt}-fp32" in p:
+                    s = p[f"{rt}-fp32"] / p[k]
+                    add(f"{m}: {rt} int8 {scheme} speed-up vs {rt} fp32", s, ">= 1.5x", s >= 1.5,
+                        f"{p[f'{rt}-fp32']:.3f} / {p[k]:.3f} ms")
+                    loss = 100 * (acc[f"{rt}-fp32"] - acc[k])
+                    add(f"{m}: {rt} int8 {scheme} top-1 loss", loss, "<= 1.0 pt", loss <= 1.0,
+                        f"{100 * acc[f'{rt}-fp32']:.2f} -> {100 * acc[k]:.2f} %")
+        if "tflite-fp32" in p and "onnx-fp32" in p:
+            s = p["tflite-fp32"] / p["onnx-fp32"]
+            add(f"{m}: LiteRT fp32 / ORT fp32", s, "<= 1.0x", s <= 1.0, f"{p['tflite-fp32']:.3f} / {p['onnx-fp32']:.3f} ms")
+        if m.startswith(FLAGSHIP) and "onnx-fp32" in p:
+            s = p["onnx-fp32"] / p["torch"]
+            add(f"{m}: ORT fp32 / torch eager (batch 1)", s, "<= 0.3x", s <= 0.3, f"{p['onnx-fp32']:.3f} / {p['torch']:.3f} ms")
+            if r.get("onnx_fp32_b64_ms"):
+                g = flops[m] * 64 / (r["onnx_fp32_b64_ms"] / 1e3) / 1e9
+                add(f"{m}: ORT fp32 batch 64, share of sgemm peak", 100 * g / peak, ">= 50 %", g / peak >= 0.5,
+                    f"{g:.1f} of {peak:.1f} GFLOP/s")
+            if "onnx_fp32" in r:
+                add(f"{m}: ONNX fp32 nodes", r["onnx_fp32"]["nodes"], "fewer than ~500 (issue)", None,
+                    f"{r['tflite_fp32']['operators']} LiteRT operators" if "tflite_fp32" in r else "")
+    return out
+
+
+def write_md(result: dict, path: Path) -> str:
+    meta = result["meta"]
+    rows = [[t["target"], "-" if t["value"] is None else f"{t['value']:.2f}", t["goal"],
+             {True: "met", False: "not met", None: "-"}[t["met"]], t["note"]] for t in result["targets"]]
+    text = "### Export targets (issue 14): ratios measured in one run\n\n" + md_table(
+        ["target", "value", "goal", "status", "measured"], rows)
+    lat_rows = []
+    for r in result["models"]:
+        for k, v in r["latency"].items():
+            lat_rows.append([r["label"], k, f"{v['p50_ms']:.3f}", f"{100 * r['top1'][k]:.2f}"])
+    text += (f"\nbatch 1, 1 thread, median over {meta['rounds']} interleaved rounds of each round's p50 of "
+             f"{meta['runs']} runs; top-1 on {result['models'][0]['test_images'] if result['models'] else 0} test "
+             f"images. {meta['machine']}; {meta['date']}. The machine is shared (other jobs ran): read ratios, "
+             "not absolute times.\n\n" + md_table(["model", "artifact", "p50 ms", "top-1 %"], lat_rows))
+    path.write_text(text)
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="fashion-mnist")
+    ap.add_argument("--checkpoint", action="append", default=[], help="LABEL=DIR (repeatable)")
+    ap.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "bench-accuracy")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=100, help="timed runs per artifact per round")
+    ap.add_argument("--test-images", type=int, default=None, help="test images for top-1 (default: all)")
+    ap.add_argument("--calib-images", type=int, default=256)
+    ap.add_argument("--render-only", action="store_true", help="rewrite the .md from the .json; no runs")
+    a = ap.parse_args()
+    tag = a.data.split(":")[0]
+    path = RESULTS / f"targets-{tag}.json"
+    if a.render_only:
+        result = json.loads(path.read_text())
+        result["targets"] = targets(result["models"], result["meta"]["peak_gflops"], result["flops"])
+        write_json(path, result)
+        print(write_md(result, RESULTS / f"targets-{tag}.md"))
+        return
+    pairs = [c.split("=", 1) for c in a.checkpoint] or [
+        (m, str(a.runs_dir / tag / f"{m}-s0" / "best")) for m in (FLAGSHIP, TWIN)]
+    work = ROOT / "runs" / "bench-targets" / tag
+    t0 = time.time()
+    from peak import gemm_peak
+
+    from edgevit.checkpoint import load_checkpoint
+    from edgevit.models.stats import count_flops
+
+    peak = gemm_peak()["peak_gflops"]
+    models, flops = [], {}
+    for label, ck in pairs:
+        ckpt = Path(ck)
+        if not (ckpt / "config.json").exists():
+            raise SystemExit(f"error: no checkpoint at {ckpt}")
+        flops[label] = count_flops(load_checkpoint(ckpt)[0])
+        models.append(measure_model(label, ckpt, work, a))
+    peak = max(peak, gemm_peak()["peak_gflops"])
+    cmd = "python benchmarks/targets.py --data " + a.data + "".join(f" --checkpoint {c}" for c in a.checkpoint)
+    meta = {"data": a.data, "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "peak_gflops": peak,
+            "rounds": a.rounds, "runs": a.runs, "threads": 1, "total_wall_s": round(time.time() - t0), "command": cmd}
+    for m in models:
+        m["command"], m["date"] = cmd, meta["date"]
+    if path.exists():  # keep other models' rows from their own run
+        old = json.loads(path.read_text())
+        mine = {m["label"] for m in models}
+        models = [m for m in old.get("models", []) if m["label"] not in mine] + models
+        flops = {**old.get("flops", {}), **flops}
+        meta["total_wall_s"] += old.get("meta", {}).get("total_wall_s", 0)
+        if old.get("meta", {}).get("command") and old["meta"]["command"] != cmd:
+            meta["command"] = old["meta"]["command"] + "; " + cmd
+    result = {"meta": meta, "models": models, "flops": flops, "targets": targets(models, peak, flops)}
+    write_json(path, result)
+    print(write_md(result, RESULTS / f"targets-{tag}.md"))
+    print(json.dumps({"wrote": str(RESULTS / f"targets-{tag}.md")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Install metadata: ranges in the extras, exact pins only in constraints.txt, `all` without dev tools."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _extras() -> dict[str, list[str]]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_extras_hold_ranges_and_constraints_pin_each_package() -> None:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[_name(name)] = version
+    for extra, reqs in _extras().items():
+        for req in reqs:
+            if req.startswith("edgevit["):
+                continue
+            assert "==" not in req, f"[{extra}] pins {req}: exact versions belong in constraints.txt"
+            assert _name(req) in pins, f"[{extra}] {req} has no pin in constraints.txt"
+
+
+def test_all_is_the_product_without_dev_tools() -> None:
+    extras = _extras()
+    assert extras["all"] == ["edgevit[pi,train,export]"]
+    assert {_name(r) for r in extras["dev"]} == {"pytest", "ruff"}
+    assert "matplotlib" not in {_name(r) for r in extras["pi"]}  # the pi stays small: bench plots are optional
+    assert '.[all,dev]' in (ROOT / "scripts" / "setup.sh").read_text()
