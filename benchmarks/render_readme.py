@@ -41,6 +41,8 @@ def section() -> str:
         parts.append(deltas(acc))
         if (RESULTS / f"accuracy-{tag}.png").exists():
             parts.append(f"![accuracy {tag}](benchmarks/results/accuracy-{tag}.png)\n")
+    for f in sorted(RESULTS.glob("budget-*.json"), key=quick_variant_last):
+        parts.append(budget_section(f))
     for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
         meta = json.loads(f.read_text())["meta"]
         tag = f.stem.split("-", 1)[1]
@@ -54,17 +56,38 @@ def section() -> str:
         if (RESULTS / f"latency-{tag}.png").exists():
             parts.append(f"![latency {tag}](benchmarks/results/latency-{tag}.png)\n")
     for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
-        meta = json.loads(f.read_text())["meta"]
-        tag = f.stem.split("-", 1)[1]
-        parts.append(f"### Export targets (issue 14): models trained on {meta['data']}\n")
-        parts.append(f"`{meta['command']}` — {meta['machine']}; {meta['date']}; {meta['total_wall_s'] / 60:.0f} min "
-                     "in all. Every ratio compares two artifacts timed in the same interleaved rounds (1 thread, "
-                     "batch 1), so machine drift cancels; absolute times do not compare across tables.\n")
-        parts.append((RESULTS / f"targets-{tag}.md").read_text().split("\n", 2)[2])
+        parts.append(targets_section(f))
     notes = RESULTS / "findings.md"
     if notes.exists():
         parts.append(notes.read_text())
     return "\n".join(parts)
+
+
+def targets_section(f: Path) -> str:
+    """benchmarks/targets.py's table: the export targets as ratios measured in one run, with goal and status."""
+    meta = json.loads(f.read_text())["meta"]
+    tag = f.stem.split("-", 1)[1]
+    return "\n".join([
+        f"### Export targets: models trained on {meta['data']}\n",
+        f"`{meta['command']}` — {meta['machine']}; {meta['date']}; {meta['total_wall_s'] / 60:.0f} min "
+        "in all. Every ratio compares two artifacts timed in the same interleaved rounds (1 thread, "
+        "batch 1), so machine drift cancels; absolute times do not compare across tables.\n",
+        (RESULTS / f"targets-{tag}.md").read_text().split("\n", 2)[2]])
+
+
+def budget_section(f: Path) -> str:
+    """benchmarks/budget.py's rows: the same wall-clock budget per row, the lr schedule planned on time."""
+    data = json.loads(f.read_text())
+    rows = data["rows"]
+    lines = [f"### Accuracy at a wall-clock budget: {data['data']}\n",
+             "Each row trains for the stated minutes of wall time (warm-up + cosine over the budget, so every row "
+             "ends at its minimum lr), then is tested on the full test set. The machine is shared: the load average "
+             "and the images per second say how much of it a row got; rows with the same date ran side by side. "
+             "A MAE row's pre-training time is inside its budget and its epochs count the fine-tuning only.\n",
+             (RESULTS / f"{f.stem}.md").read_text()]
+    for r in rows:
+        lines.append(f"- {r['label']}, {r['budget_minutes']:g} min: `{r['command']}` — {r['machine']}; {r['date']}")
+    return "\n".join(lines) + "\n"
 
 
 REFERENCES = {  # group -> the row every other row of the group is compared with
@@ -146,6 +169,10 @@ def summary() -> str:
         meta = json.loads(f.read_text())["meta"]
         parts.append(f"### Accuracy: {meta['data']} ({meta['epochs']} epochs, {meta.get('img_size')} px)\n")
         parts.append((RESULTS / f"accuracy-{tag}.md").read_text())
+    for f in sorted(RESULTS.glob("budget-*.json"), key=quick_variant_last):
+        parts.append(budget_section(f))
+    for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
+        parts.append(targets_section(f))
     for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
         meta = json.loads(f.read_text())["meta"]
         parts.append(f"### Fastest export per model: trained on {meta['data']} (batch 1, {meta['machine']})\n")

@@ -23,6 +23,8 @@ class AugmentConfig:
     hflip: bool = False
     trivial_augment: bool = False  # one of brightness/contrast/sharpness/shift per image, random magnitude
     random_erasing: float = 0.0  # probability of erasing one random rectangle (to the dataset mean)
+    randaugment: int = 0  # RandAugment magnitude m in 0..29 (kornia's scale of 30), 0 = off
+    randaugment_ops: int = 2  # RandAugment's n: ops applied in sequence when it is on
 
     def __post_init__(self) -> None:
         if self.random_crop_padding < 0:
@@ -31,10 +33,15 @@ class AugmentConfig:
             raise DataError(f"padding_mode must be one of {PADDING_MODES}, got {self.padding_mode!r}")
         if not 0.0 <= self.random_erasing <= 1.0:
             raise DataError(f"random_erasing is a probability in [0, 1], got {self.random_erasing}")
+        if not 0 <= self.randaugment < 30:
+            raise DataError(f"randaugment is a magnitude in 0..29 (0 = off), got {self.randaugment}")
+        if self.randaugment_ops < 1:
+            raise DataError(f"randaugment_ops must be >= 1, got {self.randaugment_ops}")
 
     @property
     def enabled(self) -> bool:
-        return bool(self.random_crop_padding or self.hflip or self.trivial_augment or self.random_erasing)
+        return bool(self.random_crop_padding or self.hflip or self.trivial_augment or self.random_erasing
+                    or self.randaugment)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

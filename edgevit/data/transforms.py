@@ -98,4 +98,6 @@ class BatchTransform:
             x = A.hflip(x, g)
         if aug.trivial_augment:
             x = A.trivial_augment(x, g)
+        if aug.randaugment:
+            x = A.randaugment(x, aug.randaugment, aug.randaugment_ops)
         return x

@@ -6,16 +6,18 @@ Kept apart from the typer layer so tests and notebooks can call them directly.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from edgevit.errors import CheckpointError, DataError
 from edgevit.runtimes.console import make_console
 from edgevit.runtimes.files import atomic_write_text
-from edgevit.train import ddp
+from edgevit.train import ddp, hardware
 from edgevit.train.recipe import TrainArgs
 from edgevit.train.run import BEST, prepare
 
@@ -53,6 +55,11 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
     d = ddp.setup(args.device)
     try:
         t0 = time.perf_counter()
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", d.world_size))
+        hardware.set_threads(args.threads or hardware.default_threads(local))
+        warn = hardware.oversubscription(torch.get_num_threads(), local) if d.is_main else None
+        if warn:
+            console.print(f"[yellow]warning:[/] {warn}", highlight=False)
         run = prepare(args, given, resume, d)
         if d.is_main:  # the start is valid: the run folder may now appear, with the resolved arguments
             atomic_write_text(run.out / ARGS_FILE, args_yaml(run.args))
@@ -99,10 +106,14 @@ def finish(trainer, fit: dict[str, Any], wall_s: float) -> dict[str, Any]:
                                "stopped_early": fit.get("stopped_early"),
                                "wall_s": round(wall_s, 1), "model": run.model.config.name, "data": a.data,
                                "train_img_s": (sum(r["img_s"] for r in recs) / len(recs)) if recs else None}
+    results.update({"train_seconds": round(fit["train_seconds"], 1), "epochs_done": round(fit["epochs_done"], 3),
+                    "recipe": a.recipe, "threads": torch.get_num_threads(),
+                    "weights": "ema" if trainer.ema is not None else "trained"})
     if a.task == "classify":
-        run.model.load_state_dict(load_state_dict(best))
+        model = trainer.eval_model()  # the object best/ is saved from: the EMA when it is on
+        model.load_state_dict(load_state_dict(best))
         split = run.splits.test if run.splits.test is not None else run.splits.val
-        res = evaluate(run.model, split, run.preprocess, len(run.labels), a.eval_batch_size, trainer.d.device,
+        res = evaluate(model, split, run.preprocess, len(run.labels), a.eval_batch_size, trainer.d.device,
                        usage=bool(run.model.moe_modules()))
         results.update({"test_split": "test" if run.splits.test is not None else "val", "test_acc": res["accuracy"],
                         "best_val_acc": fit["best_score"]})

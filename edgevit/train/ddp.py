@@ -51,7 +51,7 @@ def setup(device: str = "auto") -> Dist:
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        dist.init_process_group(backend=backend(dev))
     return Dist(rank, world, local, dev)
 
 
@@ -88,6 +88,19 @@ def all_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
         t = t.clone()
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
+
+
+def broadcast_from_main(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    """Rank 0's value of `t` on every rank (a decision all ranks must share, e.g. a wall-clock stop)."""
+    if d.enabled:
+        t = t.clone()
+        dist.broadcast(t, src=0)
+    return t
+
+
+def backend(device: torch.device) -> str:
+    """nccl for CUDA devices, gloo for CPU (the CPU tests run this choice; CI has no GPU)."""
+    return "nccl" if device.type == "cuda" else "gloo"
 
 
 def barrier(d: Dist) -> None:

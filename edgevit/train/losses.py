@@ -26,9 +26,15 @@ def check_superclasses(model: torch.nn.Module, superclass_of: list[int], num_cla
 
 
 def training_loss(model: torch.nn.Module, logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0,
-                  superclass_of: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss for one batch and its parts (floats, for logging). `model` is the unwrapped model."""
-    ce = F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
+                  superclass_of: torch.Tensor | None = None, soft_targets: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss for one batch and its parts (floats, for logging). `model` is the unwrapped model.
+
+    `soft_targets` (B, C), from mixup/cutmix, replace the class indices in the cross-entropy (smoothing then
+    applies to the mixed distribution, as in timm); the router's super-class loss keeps the hard `targets`.
+    """
+    ce = F.cross_entropy(logits.float(), targets if soft_targets is None else soft_targets,
+                         label_smoothing=label_smoothing)
     aux = model.aux_loss().to(logits.device)
     total = ce + aux
     parts = {"ce": float(ce.detach()), "aux": float(aux.detach())}

@@ -12,9 +12,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 class ProgressView:
-    def __init__(self, console: Console, enabled: bool, total_steps: int, done_steps: int, epochs: int,
-                 steps_per_epoch: int) -> None:
-        self.console, self.epochs, self.spe = console, epochs, steps_per_epoch
+    def __init__(self, console: Console, enabled: bool, total_steps: int, done_steps: int, epochs: int | None,
+                 steps_per_epoch: int, budget_minutes: float | None = None) -> None:
+        """`epochs` None: a --budget-minutes run, whose lines show the time spent instead."""
+        self.console, self.epochs, self.spe, self.budget = console, epochs, steps_per_epoch, budget_minutes
         self.enabled = enabled and console.is_terminal
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
@@ -26,7 +27,7 @@ class ProgressView:
             TextColumn("ETA"), TimeRemainingColumn(),
             console=console, transient=True, disable=not self.enabled,
         )
-        self.task = self.progress.add_task("train", total=total_steps, completed=done_steps, epoch=0, epochs=epochs,
+        self.task = self.progress.add_task("train", total=total_steps, completed=done_steps, epoch=0, epochs=epochs or "?",
                                            step=0, spe=steps_per_epoch, loss=0.0, acc=0.0, img_s=0.0)
 
     def __enter__(self) -> ProgressView:
@@ -41,7 +42,11 @@ class ProgressView:
             self.progress.update(self.task, advance=1, epoch=epoch + 1, step=step + 1, loss=loss, acc=acc, img_s=img_s)
 
     def epoch_line(self, rec: dict[str, Any], best: bool) -> None:
-        parts = [f"epoch {rec['epoch']:>3}/{self.epochs}", f"loss {rec['train_loss']:.4f}"]
+        if self.epochs is None:
+            parts = [f"epoch {rec['epoch']:>3} ({rec.get('elapsed_s', 0) / 60:.1f}/{self.budget:g} min)"]
+        else:
+            parts = [f"epoch {rec['epoch']:>3}/{self.epochs}"]
+        parts.append(f"loss {rec['train_loss']:.4f}")
         if "train_acc" in rec:
             parts.append(f"acc {rec['train_acc']:.3f}")
         if "val_acc" in rec:

@@ -54,8 +54,10 @@ def resolve_args(args: TrainArgs, given: dict[str, Any], resume: bool) -> tuple[
     return args, out, None
 
 
-def model_config(args: TrainArgs, num_classes: int):
-    """The config for a new run: --init's model (or --model / the default), with --img-size and --set applied."""
+def model_config(args: TrainArgs, num_classes: int, native_size: int | None = None):
+    """The config for a new run: --init's model (or --model / the default), with --img-size and --set applied.
+
+    `--img-size native` (the small-data recipes) is the dataset's own side, `native_size`."""
     from edgevit.registry import create_config
 
     overrides = dict(args.overrides)
@@ -63,8 +65,12 @@ def model_config(args: TrainArgs, num_classes: int):
         size = recipe.DEFAULT_IMG_SIZE.get((recipe.DEFAULT_MODEL, args.data.split(":", 1)[0]))
         if size:
             overrides.setdefault("img_size", size)
+    elif args.img_size == "native":
+        if native_size is None:
+            raise ConfigError("--img-size native needs a dataset of one image size")
+        overrides["img_size"] = native_size
     elif args.img_size is not None:
-        overrides["img_size"] = args.img_size
+        overrides["img_size"] = int(args.img_size)
     overrides["num_classes"] = num_classes
     if args.init and args.model is None:
         return read_checkpoint_info(args.init).config.replace(**overrides)
@@ -82,6 +88,7 @@ def prepare(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool =
     args, out, resume_from = resolve_args(args, given or {}, resume)
     if args.task not in ("classify", "mae"):
         raise ConfigError(f"unknown task {args.task!r}")
+    args.check()
     if args.batch_size % d.world_size:
         raise ConfigError(f"--batch-size {args.batch_size} must be a multiple of the {d.world_size} processes")
     splits = load_dataset(args.data, val_fraction=args.val_fraction, seed=args.seed, limit=args.limit)
@@ -93,7 +100,7 @@ def prepare(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool =
             raise ConfigError(f"{resume_from} was trained on other classes than {args.data!r}")
         state, pre = load_train_state(resume_from), info.preprocess
     else:
-        cfg = model_config(args, len(labels))
+        cfg = model_config(args, len(labels), min(splits.image_size))
         torch.manual_seed(args.seed)
         model = build_model(cfg)
         if args.init:

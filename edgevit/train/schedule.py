@@ -28,6 +28,20 @@ def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int, min_lr
     return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * t))
 
 
+def lr_at_time(fraction: float, base_lr: float, warmup_fraction: float, min_lr: float = 0.0) -> float:
+    """The same warm-up + cosine shape over the share of a wall-clock budget spent (--budget-minutes).
+
+    Why time and not steps: on a shared machine the images per second change during a run, so a step count
+    planned from the first minutes would either stop before the cosine ends or overrun the budget; a schedule
+    on elapsed time always ends at `min_lr` when the budget does.
+    """
+    f = min(max(fraction, 0.0), 1.0)
+    if warmup_fraction > 0 and f < warmup_fraction:
+        return base_lr * max(f / warmup_fraction, 1e-3)
+    t = (f - warmup_fraction) / max(1e-9, 1.0 - warmup_fraction)
+    return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * t))
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_scale", 1.0)

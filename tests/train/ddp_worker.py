@@ -42,12 +42,14 @@ def toy_unused_expert(d: ddp.Dist) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous() for k, v in toy.state_dict().items()}
 
 
-def main(out: str, model: str) -> None:
+def main(out: str, model: str, variant: str = "plain") -> None:
     from rich.console import Console
 
     d = ddp.setup("cpu")
     args = TrainArgs(model=model, data="digits", limit=256, epochs=2, batch_size=32, out=out,
                      overrides={"top_k": 1} if model.startswith("mobile") else {})
+    if variant == "budget":  # ranks must share rank 0's clock: same stop step, same lr, same EMA
+        args.budget_minutes, args.ema, args.mixup, args.cutmix, args.randaugment = 0.1, 0.9, 0.8, 1.0, 9
     run = prepare(args, d=d)
     Trainer(run, d, Console(quiet=not d.is_main)).fit()
     state = {k: v.contiguous() for k, v in run.model.state_dict().items()}
@@ -58,4 +60,4 @@ def main(out: str, model: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])

@@ -39,6 +39,24 @@ def test_two_ranks_end_identical(tmp_path, model):
 
 
 @pytest.mark.slow
+def test_a_budget_run_stops_both_ranks_at_the_same_step(tmp_path):
+    """--budget-minutes under DDP, with EMA, mixup/cutmix and RandAugment on: rank 0's clock decides for all."""
+    out = tmp_path / "run"
+    res = _torchrun(str(HERE / "ddp_worker.py"), str(out), "mobile_vmoe_test", "budget")
+    assert res.returncode == 0, res.stderr[-3000:]
+    a, b = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.load(out / "last" / "train_state.pt", weights_only=True)["time_up"]
+
+
+def test_the_process_group_backend_follows_the_device():
+    from edgevit.train import ddp
+
+    assert ddp.backend(torch.device("cuda", 0)) == "nccl"
+    assert ddp.backend(torch.device("cpu")) == "gloo"
+
+
+@pytest.mark.slow
 def test_torchrun_cli(tmp_path):
     out = tmp_path / "cli"
     res = _torchrun("-m", "edgevit", "train", "--model", "vit_test", "--data", "digits", "--limit", "256",

@@ -71,15 +71,21 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     assert [r["epoch"] for r in metrics(killed)] == list(range(1, 5))
 
 
-def test_in_process_interrupt_then_resume_is_bitwise_equal(tmp_path, monkeypatch):
-    """The fast version of the kill test: an exception right after epoch 1's checkpoint, then --resume."""
+AUGS_ON = {"crop_padding": 2, "hflip": True, "trivial_augment": True, "randaugment": 9, "random_erasing": 0.5,
+           "mixup": 0.8, "cutmix": 1.0, "ema": 0.9}
+
+
+@pytest.mark.parametrize("extra", [{}, AUGS_ON], ids=["plain", "all-augmentations-and-ema"])
+def test_in_process_interrupt_then_resume_is_bitwise_equal(tmp_path, monkeypatch, extra):
+    """The fast version of the kill test: an exception right after epoch 1's checkpoint, then --resume.
+    With every augmentation (kornia's RandAugment included) and the EMA on, the EMA and best/ match too."""
     from edgevit.train import loop
     from edgevit.train.api import train
     from edgevit.train.recipe import TrainArgs
 
     def args(out: Path) -> TrainArgs:
         return TrainArgs(model="mobile_vmoe_test", data="digits", limit=200, epochs=3, batch_size=32, seed=5,
-                         out=str(out), overrides={"drop_path_rate": 0.1})
+                         out=str(out), overrides={"drop_path_rate": 0.1}, **extra)
 
     train(args(tmp_path / "full"))
     real = loop.Trainer.train_epoch
@@ -95,8 +101,12 @@ def test_in_process_interrupt_then_resume_is_bitwise_equal(tmp_path, monkeypatch
     monkeypatch.setattr(loop.Trainer, "train_epoch", real)
     assert _epoch_of(tmp_path / "cut") == 1
     train(args(tmp_path / "cut"), resume=True)
-    a, b = load_state_dict(tmp_path / "cut" / "last"), load_state_dict(tmp_path / "full" / "last")
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    for name in ("last", "best"):
+        a, b = load_state_dict(tmp_path / "cut" / name), load_state_dict(tmp_path / "full" / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    if extra:
+        sa, sb = (torch.load(tmp_path / r / "last" / "train_state.pt", weights_only=True) for r in ("cut", "full"))
+        assert all(torch.equal(sa["ema"][k], sb["ema"][k]) for k in sa["ema"])
 
 
 def test_resume_rejects_a_different_run_and_a_corrupt_state(tmp_path, capsys):
