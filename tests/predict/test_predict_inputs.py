@@ -15,7 +15,8 @@ from PIL import Image
 
 from edgevit.errors import ContractError, RuntimeHarnessError
 from edgevit.runtimes.contract import Preprocess
-from edgevit.runtimes.predict import ImageError, input_notes, main, read_image, run_predict, top_k
+from edgevit.runtimes.images import ImageError, input_notes, read_image
+from edgevit.runtimes.predict import main, run_predict, top_k
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from edgevit.runtimes.contract import Preprocess, preprocess_images
-from edgevit.runtimes.predict import MAX_ASPECT, MAX_IMAGE_PIXELS, ImageError, list_inputs, read_image
+from edgevit.runtimes.images import MAX_ASPECT, MAX_IMAGE_PIXELS, ImageError, read_image
+from edgevit.runtimes.predict import list_inputs
 
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:
