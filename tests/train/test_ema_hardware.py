@@ -107,4 +107,4 @@ def test_a_budget_run_stops_on_time_and_records_it(tmp_path):
                           out=str(tmp_path / "run")))
     state = torch.load(tmp_path / "run" / "last" / "train_state.pt", weights_only=True)
     assert state["time_up"] and res["epochs_done"] > 0
-    assert res["train_seconds"] >= state["elapsed_s"] > 0
+    assert res["train_seconds"] + 0.05 >= state["elapsed_s"] > 0  # results round to 0.1 s
