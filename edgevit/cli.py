@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
+    except SystemExit as e:
+        if e.code == 130:  # typer turns Ctrl-C inside a command into a silent exit 130
+            fail("interrupted", code=130)
+        raise
     except OSError as e:  # disk full, --out naming a file, permissions: the atomic writes left nothing half-done
         fail(os_error_line(e))
 

@@ -2,7 +2,8 @@
 
 Lives in the top-level `runtimes/` folder, mapped by setuptools' package-dir (`"edgevit.runtimes" = "runtimes"`),
 so editable and normal installs both work. Never import torch, `edgevit.models`, `edgevit.train`,
-`edgevit.export` or `edgevit.data` from here (the torch side imports this package, never the reverse): a Raspberry Pi installs `edgevit[pi]` only (a test runs a bench with torch blocked).
+`edgevit.export` or `edgevit.data` from here (the torch side imports this package, never the reverse): a
+Raspberry Pi installs `edgevit[pi]` only (tests run bench, predict and info with torch blocked).
 
 Modules (each imports its runtime lazily; importing this package imports nothing heavy):
 
@@ -17,5 +18,8 @@ Modules (each imports its runtime lazily; importing this package imports nothing
 - `report`    terminal / markdown tables, the latency-vs-accuracy PNG, merging results from several machines
 - `compare`   several artifacts x runtimes in one call; `isolate` one bench per child process
 - `remote`    `--device ssh://...`; `adb` `--device adb[:SERIAL]` through LiteRT's benchmark_model
+- `predict`, `describe`, `images`   the work of `edgevit predict` / `edgevit info` (their only command line is
+              the typer one in `edgevit.commands.predict`, torch-free at import)
 - `machine`   machine facts; `__main__` the device-side entry point `python -m edgevit.runtimes bench ...`
+              (`predict` / `describe` there hand over to `edgevit predict` / `edgevit info`)
 """

@@ -1,12 +1,16 @@
 """Device-side entry point: `python -m edgevit.runtimes bench ...` / `python -m edgevit.runtimes info`.
 
 This is what `edgevit bench` runs in a child process for every artifact (so a runtime that crashes on a bad file
-cannot take the bench down), and what `--device ssh://...` runs on a Raspberry Pi. Torch-free, stdlib argparse.
+cannot take the bench down), and what `--device ssh://...` runs on a Raspberry Pi. Torch-free.
 
 `bench` reads one `BenchJob` (`edgevit.runtimes.job`: flags generated from its fields, or `--job JSON`) and
 prints one result (schema in `edgevit.runtimes.bench`) as JSON on stdout, or to `--json-out FILE`.
 Anything a runtime prints on stdout (C++ logging included) is moved to stderr so stdout stays clean JSON.
 Exit status: 0 ok, 3 the result is an error / unsupported (its JSON still written), 2 bad arguments.
+
+`predict` and `describe` have no parser here: they are the typer commands `edgevit predict` and `edgevit info`
+(torch-free at import, and the `pi` extra installs the `edgevit` command too), handed the same arguments.
+`predict-worker` is the internal child of `predict` (`edgevit.runtimes.predict.predict_isolated`).
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ if TYPE_CHECKING:
     from edgevit.runtimes.job import BenchJob
 
 
+TYPER_COMMANDS = {"predict": "predict", "describe": "info"}  # device-side name -> `edgevit` command
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m edgevit.runtimes", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("bench", add_help=False, help="bench one artifact with one runtime (flags: bench --help)")
     sub.add_parser("info", help="machine facts and which runtimes import here (JSON)")
-    sub.add_parser("predict", add_help=False, help="top-k labels of image files: predict IMAGE... --artifact PATH")
-    sub.add_parser("describe", add_help=False, help="what is inside an artifact: describe PATH [--json]")
+    sub.add_parser("predict", add_help=False, help="= edgevit predict: top-k labels of image files")
+    sub.add_parser("describe", add_help=False, help="= edgevit info: what is inside an artifact")
     return p
 
 
@@ -45,14 +52,12 @@ def _runtime_versions() -> dict[str, str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["predict"]:  # its own parser and output (table or --json), not the bench JSON protocol
-        from edgevit.runtimes.predict import main as predict_main
+    if argv[:1] and argv[0] in TYPER_COMMANDS:
+        return _typer_command(TYPER_COMMANDS[argv[0]], argv[1:])
+    if argv[:1] == ["predict-worker"]:
+        from edgevit.runtimes.predict import worker_main
 
-        return predict_main(argv[1:])
-    if argv[:1] == ["describe"]:
-        from edgevit.runtimes.describe import main as describe_main
-
-        return describe_main(argv[1:])
+        return worker_main(argv[1:])
     if argv[:1] == ["bench"]:  # flags generated from the BenchJob dataclass (edgevit.runtimes.job)
         from edgevit.runtimes.job import BenchJob, parser
 
@@ -65,6 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     real_stdout.write(json.dumps({"machine": machine_facts(), "packages": _runtime_versions(),
                                   "python": sys.executable}) + "\n")
     real_stdout.flush()
+    return 0
+
+
+def _typer_command(name: str, args: list[str]) -> int:
+    """Run `edgevit NAME ARGS...` in this process and return its exit status."""
+    from edgevit.cli import main as cli_main
+
+    try:
+        cli_main([name, *args])
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return 0
 
 

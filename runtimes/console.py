@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 PIPED_WIDTH = 200
 VERBOSE_ENV = "EDGEVIT_VERBOSE"  # set by `edgevit --verbose`; child processes inherit it
@@ -84,3 +84,15 @@ def fit_columns(headers: list[str], rows: list[list[str]], width: int | None, dr
         if name in headers and headers.index(name) in keep:
             keep.remove(headers.index(name))
     return keep
+
+
+def print_trimmed(console: Console, renderable: RenderableType) -> None:
+    """Print; piped, without the trailing spaces rich pads grid rows with to `PIPED_WIDTH` (diff- and
+    grep-friendly logs)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as cap:
+        console.print(renderable)
+    console.file.write("".join(line.rstrip() + "\n" for line in cap.get().splitlines()))
+    console.file.flush()

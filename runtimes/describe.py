@@ -4,6 +4,7 @@ Why torch-free: the person handed an artifact is often on the device (or a lapto
 and needs to know what it expects before running it: input shape and layout, preprocessing, labels, routing,
 precision, and the validation report it was exported with. `describe_artifact` returns plain JSON-able data;
 `render_description` turns it (or the torch side's checkpoint description, same keys) into rich output.
+The command line is `edgevit info` (torch-free at import); `python -m edgevit.runtimes describe` hands over to it.
 """
 
 from __future__ import annotations
@@ -203,30 +204,10 @@ def show_descriptions(descs: list[dict[str, Any]], as_json: bool) -> None:
         return
     from rich.rule import Rule
 
-    from edgevit.runtimes.console import make_console
+    from edgevit.runtimes.console import make_console, print_trimmed
 
     con = make_console()
     for i, d in enumerate(descs):
         if i:
             con.print(Rule(style="dim"))
-        con.print(render_description(d))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m edgevit.runtimes.describe PATH [--json]`: the torch-free half of `edgevit info`."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m edgevit.runtimes.describe", description=__doc__.splitlines()[0])
-    p.add_argument("path", help="artifact file, its folder, or a folder of artifacts")
-    p.add_argument("--json", action="store_true", dest="as_json")
-    args = p.parse_args(argv)
-    try:
-        show_descriptions(describe_artifacts(args.path), args.as_json)
-    except EdgevitError as e:
-        print(f"error: {terminal_safe(e)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        print_trimmed(con, render_description(d))

@@ -1,16 +1,16 @@
 """`predict`: run an exported model on the user's own image files, torch-free.
 
-Why here and not in the CLI: a Raspberry Pi with the `pi` extra has no torch, yet must run
-`python -m edgevit.runtimes predict photo.jpg --artifact model/` exactly as `edgevit predict` does on a
-workstation. Images are read with Pillow and preprocessed only by the artifact's `edgevit.json` (through the
-harness), one at a time, so every file gets its own latency and its own error: a non-image, a truncated file
-or a channel mismatch under `--strict-channels` fails that file only; failures are listed at the end and make
-the exit status non-zero. An artifact without its contract is one clear error (nothing is guessed).
+This is the work behind `edgevit predict` (the one command line, typer, torch-free at import: a Raspberry Pi
+with the `pi` extra runs `edgevit predict photo.jpg --artifact model/`, or `python -m edgevit.runtimes predict`,
+which hands over to the same command). Images are read with Pillow and preprocessed only by the artifact's
+`edgevit.json` (through the harness), one at a time, so every file gets its own latency and its own error: a
+non-image, a truncated file or a channel mismatch under `--strict-channels` fails that file only; failures are
+listed at the end and make the exit status non-zero. An artifact without its contract is one clear error
+(nothing is guessed). The model runs in `predict-worker` child processes (`predict_isolated`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -204,7 +204,7 @@ def _head(h: Harness) -> dict[str, Any]:
 def predict_isolated(artifact: Path, runtime: str | None, files: list[Path], topk: int, threads: int | None,
                      strict_channels: bool, timeout: float | None = DEFAULT_TIMEOUT_S
                      ) -> tuple[dict[str, Any], list[FileResult]]:
-    """Predict in `python -m edgevit.runtimes predict --worker` children, one JSON line per file.
+    """Predict in `python -m edgevit.runtimes predict-worker JOB FILE...` children, one JSON line per file.
 
     A child that dies (segfault, abort) or stays silent past `timeout` costs the file it was on: that file gets
     the error and a fresh child goes on with the rest. A child that fails before its first file (the model does
@@ -216,14 +216,12 @@ def predict_isolated(artifact: Path, runtime: str | None, files: list[Path], top
         name = runtime or runtime_for_path(artifact)  # reads the contract only, for the error messages
     except EdgevitError:
         name = "runtime"
+    worker = WorkerJob(str(artifact), runtime, topk, threads, strict_channels)
     head: dict[str, Any] | None = None
     results: list[FileResult] = []
     todo = list(files)
     while todo or head is None:
-        argv = [sys.executable, "-m", "edgevit.runtimes", "predict", "--worker", "--artifact", str(artifact),
-                "--topk", str(topk)] + (["--runtime", runtime] if runtime else []) + (
-                ["--threads", str(threads)] if threads else []) + (["--strict-channels"] if strict_channels else []
-                ) + ["--", *map(str, todo)]
+        argv = [sys.executable, "-m", "edgevit.runtimes", WORKER_COMMAND, worker.to_json(), *map(str, todo)]
         with streaming_child(argv) as proc:
             try:
                 for msg in json_lines(proc, timeout):
@@ -255,8 +253,42 @@ def _finish(head: dict[str, Any] | None, results: list[FileResult]) -> tuple[dic
     return head, results
 
 
-def worker_main(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one predict child runs: the parent writes it as JSON on the child's command line, before the files."""
+
+    artifact: str
+    runtime: str | None
+    topk: int
+    threads: int | None
+    strict_channels: bool
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerJob:
+        d = json.loads(text)
+        kinds = {"artifact": str, "runtime": (str, type(None)), "topk": int, "threads": (int, type(None)),
+                 "strict_channels": bool}
+        if not isinstance(d, dict) or set(d) != set(kinds) or not all(isinstance(d[k], t) for k, t in kinds.items()):
+            raise ValueError(f"a predict worker job is an object with exactly {', '.join(kinds)}")
+        return cls(**d)
+
+
+WORKER_COMMAND = "predict-worker"  # `python -m edgevit.runtimes predict-worker JOB FILE...` (internal)
+
+
+def worker_main(argv: list[str]) -> int:
     """The child side of `predict_isolated`: JSON lines on the real stdout, runtime logs moved to stderr."""
+    if not argv:
+        sys.stderr.write(f"usage: python -m edgevit.runtimes {WORKER_COMMAND} JOB_JSON FILE...\n")
+        return 2
+    try:
+        job = WorkerJob.from_json(argv[0])
+    except ValueError as e:
+        sys.stderr.write(f"error: {one_line(e)}\n")
+        return 2
     sys.stdout.flush()
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
@@ -266,12 +298,12 @@ def worker_main(args: argparse.Namespace) -> int:
         out.flush()
 
     try:
-        h = open_harness(Path(args.artifact), args.runtime, threads=args.threads)
+        h = open_harness(Path(job.artifact), job.runtime, threads=job.threads)
     except EdgevitError as e:
         emit({"kind": "error", "type": type(e).__name__, "error": str(e)})
         return 1
     emit({"kind": "head", **_head(h)})
-    for r in iter_predictions(h, [Path(f) for f in args.images], args.topk, args.strict_channels):
+    for r in iter_predictions(h, [Path(f) for f in argv[1:]], job.topk, job.strict_channels):
         emit({"kind": "file", **asdict(r)})
     h.close()
     return 0
@@ -341,27 +373,6 @@ def show_report(report: dict[str, Any], as_json: bool) -> None:
         _console().print(render_report(report))
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m edgevit.runtimes predict",
-                                description="Predict the class of image files with an exported edgevit model.")
-    p.add_argument("images", nargs="+", help="image files (PNG/JPEG/...) or folders of them")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--artifact", "-a", help="exported artifact file or its folder (with edgevit.json)")
-    g.add_argument("--checkpoint", "-c", help="checkpoint folder (torch eager; needs edgevit[train])")
-    p.add_argument("--runtime", "-r", default=None,
-                   help="onnx | tflite | coreml | executorch | torch (default: by file)")
-    p.add_argument("--topk", "-k", type=int, default=3, help="labels to show per image (default 3)")
-    p.add_argument("--threads", "-t", type=int, default=None, help="runtime threads (default: the runtime's)")
-    p.add_argument("--strict-channels", action="store_true", help="grey vs colour mismatch fails the file")
-    p.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
-                   help=f"seconds the model may take to load, or per image (default {DEFAULT_TIMEOUT_S:g})")
-    p.add_argument("--no-isolate", action="store_false", dest="isolate",
-                   help="run the model in this process (faster start; a crashing runtime ends the command)")
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    return p
-
-
 def resolve_target(artifact: str | Path | None, checkpoint: str | Path | None,
                    runtime: str | None) -> tuple[Path, str | None]:
     """--artifact / --checkpoint (exactly one) -> (path, runtime); a checkpoint runs in torch."""
@@ -373,36 +384,3 @@ def resolve_target(artifact: str | Path | None, checkpoint: str | Path | None,
                                       "(edgevit export --checkpoint DIR --target ...)")
         return Path(checkpoint), "torch"
     return Path(artifact), runtime  # type: ignore[arg-type]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m edgevit.runtimes predict ...`: 0 all files ok, 1 an error or a failed file, 2 bad arguments."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["predict"]:
-        argv = argv[1:]
-    args = _parser().parse_args(argv)
-    if args.worker:
-        return worker_main(args)
-    from rich.markup import escape
-
-    err = _console(stderr=True)
-    try:
-        path, runtime = resolve_target(args.artifact, args.checkpoint, args.runtime)
-        report = run_predict(args.images, path, runtime, args.topk, args.threads, args.strict_channels,
-                             isolate=args.isolate, timeout=args.timeout)
-    except EdgevitError as e:
-        err.print(f"[bold red]error:[/] {escape(terminal_safe(e))}", highlight=False, soft_wrap=True)
-        return 1
-    except KeyboardInterrupt:
-        err.print("[bold red]error:[/] interrupted", highlight=False)
-        return 130
-    show_report(report, args.as_json)
-    line = failure_line(report)
-    if line:
-        err.print(f"[bold red]error:[/] {escape(terminal_safe(line))}", highlight=False, soft_wrap=True)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,9 @@
 """`edgevit predict` (image files -> top-k labels through an exported model or a checkpoint) and `edgevit info`
 (what an artifact or checkpoint is). Typer glue only: the work is in the torch-free `edgevit.runtimes.predict`
-/ `edgevit.runtimes.describe` (which a Pi runs as `python -m edgevit.runtimes predict`), and in
-`edgevit.inspect_checkpoint` for checkpoints. torch is imported only for `--checkpoint` / `--runtime torch`.
+/ `edgevit.runtimes.describe`, and in `edgevit.inspect_checkpoint` for checkpoints. torch is imported only for
+`--checkpoint` / `--runtime torch`.
+These are the only command lines for predict and info: `python -m edgevit.runtimes predict|describe` (the
+device-side entry point) hands its arguments to them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ _PREDICT_HELP = (
     "Images are preprocessed exactly as the artifact's edgevit.json says, run one at a time in the runtime that "
     "fits the file (or --runtime), and shown as file -> top-k labels with probabilities, with the latency per "
     "image.\n\nA file that cannot be read is reported and the others go on; any failed file makes the exit "
-    "status 1. On a device without torch: python -m edgevit.runtimes predict ... (same options)."
+    "status 1. Torch-free: a device with the pi extra runs this same command."
 )
 
 
@@ -36,12 +38,17 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
         timeout: float = typer.Option(120.0, "--timeout", help="Seconds the model may take to load, or per image "
                                       "(it runs in a child process; past this the file fails)."),
+        isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run the model in a child process "
+                                     "(--no-isolate: faster start, but a crashing runtime ends the command)."),
     ) -> None:
         from edgevit.errors import RuntimeHarnessError
         from edgevit.runtimes.predict import failure_line, resolve_target, run_predict, show_report
 
+        if (artifact is None) == (checkpoint is None):
+            raise typer.BadParameter("give exactly one of --artifact PATH or --checkpoint DIR")
         path, rt = resolve_target(artifact, checkpoint, runtime)
-        report = run_predict(list(images), path, rt, topk, threads, strict_channels, timeout=timeout)
+        report = run_predict(list(images), path, rt, topk, threads, strict_channels, isolate=isolate,
+                             timeout=timeout)
         show_report(report, as_json)
         line = failure_line(report)
         if line:

@@ -16,7 +16,8 @@ from PIL import Image
 from edgevit.errors import ContractError, RuntimeHarnessError
 from edgevit.runtimes.contract import Preprocess
 from edgevit.runtimes.images import ImageError, input_notes, read_image
-from edgevit.runtimes.predict import main, run_predict, top_k
+from edgevit.runtimes.__main__ import main as device_main
+from edgevit.runtimes.predict import run_predict, top_k
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -180,22 +181,22 @@ def test_artifact_mistakes_are_one_clear_error(onnx_art: Path, tmp_path: Path) -
 
 def test_main_exit_codes(onnx_art: Path, models: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     imgs = _good(tmp_path / "in", 2)
-    assert main(["predict", str(tmp_path / "in"), "--artifact", str(onnx_art), "--json", "-k", "1"]) == 0
+    assert device_main(["predict", str(tmp_path / "in"), "--artifact", str(onnx_art), "--json", "-k", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [len(f["top"]) for f in out["files"]] == [1, 1]
     (tmp_path / "in" / "bad.jpg").write_text("x")
-    assert main([str(tmp_path / "in"), "-a", str(onnx_art)]) == 1
+    assert device_main(["predict", str(tmp_path / "in"), "-a", str(onnx_art)]) == 1
     cap = capsys.readouterr()
     assert "digit0.png" in cap.out and "1 of 3 files could not be predicted: bad.jpg" in " ".join(cap.err.split())
-    assert main([str(imgs[0]), "-c", str(models / "digits" / "best"), "-r", "onnx"]) == 1
+    assert device_main(["predict", str(imgs[0]), "-c", str(models / "digits" / "best"), "-r", "onnx"]) == 1
     assert "--checkpoint runs in torch" in capsys.readouterr().err
-    assert main([str(imgs[0]), "-c", str(models / "digits" / "best")]) == 0
+    assert device_main(["predict", str(imgs[0]), "-c", str(models / "digits" / "best")]) == 0
     assert "torch" in capsys.readouterr().out
-    assert main([str(imgs[0]), "-a", str(onnx_art), "-r", "torch", "--json"]) == 0  # via the contract's source
+    # --runtime torch on an artifact runs its contract's source checkpoint
+    assert device_main(["predict", str(imgs[0]), "-a", str(onnx_art), "-r", "torch", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runtime"]["name"] == "torch"
-    with pytest.raises(SystemExit) as e:
-        main([str(imgs[0])])  # neither --artifact nor --checkpoint
-    assert e.value.code == 2
+    assert device_main(["predict", str(imgs[0])]) == 2  # neither --artifact nor --checkpoint: a usage error
+    assert "exactly one of --artifact" in capsys.readouterr().err
 
 
 def test_cli_predict_errors_are_one_line(onnx_art: Path, tmp_path: Path) -> None:
@@ -218,9 +219,9 @@ NO_TORCH = ("import sys\n"
             "for m in ('torch', 'torchvision', 'executorch', 'litert_torch', 'edgevit.models', 'edgevit.train',\n"
             "          'edgevit.export', 'edgevit.checkpoint'):\n"
             "    sys.modules[m] = None  # any import of these raises ImportError\n"
-            "from edgevit.runtimes.predict import main\n"
+            "from edgevit.runtimes.__main__ import main\n"
             "from edgevit.runtimes.describe import describe_artifact\n"
-            "rc = main(sys.argv[1:])\n"
+            "rc = main(['predict', *sys.argv[1:]])\n"
             "assert sys.modules.get('torch') is None, 'torch was imported'\n"
             "print('RUNTIME', describe_artifact(sys.argv[3])['runtime'], file=sys.stderr)\n"
             "sys.exit(rc)\n")

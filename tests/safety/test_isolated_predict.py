@@ -110,7 +110,7 @@ def test_ctrl_c_kills_the_child_and_exits_130(fake: Path, tmp_path: Path) -> Non
                 state = (d / "stat").read_text().split(") ", 1)[1][0]
             except (OSError, IndexError):
                 continue
-            if b"--worker" in args and str(hang).encode() in args and state != "Z":
+            if b"predict-worker" in args and str(hang).encode() in args and state != "Z":
                 found.append(int(d.name))
         return found
 
