@@ -1,9 +1,12 @@
-"""Every target's export through the pipeline (slow: each conversion takes 5-40 s on this machine)."""
+"""Every target's export through the pipeline (slow: each conversion takes 5-40 s on this machine).
+
+The fp32 export of every target is tested per configuration in `test_config_grid.py` (one conversion per
+config x target, with the checks on the published folder); this file covers the other precisions, layouts,
+quantization schemes, routings and options."""
 
 from __future__ import annotations
 
 import json
-import platform
 
 import pytest
 import torch
@@ -11,7 +14,6 @@ import torch
 from edgevit.export.pipeline import ExportRequest, export_checkpoint
 
 pytestmark = pytest.mark.slow
-NAMES = ("mmoe_vit_test", "mobile_vmoe_test")
 
 
 def export_one(ck, out, target, **kw):
@@ -28,50 +30,12 @@ def check_common(res):
     assert [p.name for p in res.folder.parent.iterdir() if p.name.startswith(".")] == []
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_tflite_fp32(checkpoint_factory, tmp_path, name):
-    from edgevit.export import tflite
-
-    res = export_one(checkpoint_factory(name), tmp_path, "tflite")
-    check_common(res)
-    g = tflite.inspect(res.file)
-    assert not [op for op in g.ops if "SORT" in op or op.startswith("CUSTOM")], g.ops
-    assert res.report.max_abs_diff < 1e-4 and res.report.top1_agreement == 1.0
-    assert all(v.split("/")[0] == v.split("/")[1] for v in res.report.experts.values()) and res.report.experts
-    assert json.loads(g.metadata["edgevit"]) == json.loads((res.folder / "edgevit.json").read_text())
-
-
 def test_tflite_nhwc(checkpoint_factory, tmp_path):
     res = export_one(checkpoint_factory("mobile_vmoe_test"), tmp_path, "tflite", layout="NHWC")
     check_common(res)
     rerun_published(res)
     assert res.folder.name == "tflite-fp32-nhwc" and res.contract.input["shape"] == [1, 16, 16, 3]
     assert res.contract.layout == "NHWC" and res.report.max_abs_diff < 1e-4
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_coreml_fp32_structure(checkpoint_factory, tmp_path, name):
-    from edgevit.export import coreml
-
-    res = export_one(checkpoint_factory(name), tmp_path, "coreml", precision="fp32")
-    check_common(res)
-    assert res.file.suffix == ".mlpackage" and res.file.is_dir()
-    g = coreml.inspect(res.file)
-    assert g.input_shape == [1, 3, 16, 16] and g.output_name == "logits"
-    assert "edgevit" in g.metadata and json.loads(g.metadata["edgevit"])["precision"] == "fp32"
-    assert g.constants  # weights readable after the metadata rewrite
-    assert res.report.experts and all(a == b for a, b in (v.split("/") for v in res.report.experts.values()))
-    if platform.system() != "Darwin":  # numbers need macOS: skipped clearly, never invented
-        assert not res.report.numeric and res.report.max_abs_diff is None
-        assert any(c.ok is None and "needs macOS" in c.detail for c in res.report.checks)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_executorch_fp32(checkpoint_factory, tmp_path, name):
-    res = export_one(checkpoint_factory(name), tmp_path, "executorch")
-    check_common(res)
-    assert res.report.max_abs_diff < 1e-4 and res.report.top1_agreement == 1.0
-    assert res.report.structure["delegated_nodes"] > 0
 
 
 @pytest.mark.parametrize("target, precision, quant", [
