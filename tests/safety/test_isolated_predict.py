@@ -95,11 +95,16 @@ def test_a_crash_while_loading_is_one_error_for_the_artifact(fake: Path, tmp_pat
     assert str(fake) in str(e.value) and "\n" not in str(e.value)
 
 
+def _sigint_default() -> None:
+    """Ctrl-C as in a terminal: a shell without job control (CI, `cmd &`) starts children with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_kills_the_child_and_exits_130(fake: Path, tmp_path: Path) -> None:
     hang = _png(tmp_path / "hang-ctrl-c.png", 128)
     proc = subprocess.Popen([sys.executable, "-m", "edgevit.runtimes", "predict", str(hang), "--artifact", str(fake),
                              "--runtime", "fake", "--timeout", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_sigint_default)
 
     def children() -> list[int]:
         """Live worker processes predicting `hang` (read from /proc: ps cuts long command lines)."""
