@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] and argv[0] in TYPER_COMMANDS:
         return _typer_command(TYPER_COMMANDS[argv[0]], argv[1:])
-    if argv[:1] == ["predict-worker"]:
+    if argv[:1] == ["predict-worker"]:  # edgevit.runtimes.predict.WORKER_COMMAND (internal)
         from edgevit.runtimes.predict import worker_main
 
         return worker_main(argv[1:])

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from edgevit.errors import ContractError, RuntimeHarnessError
+from edgevit.runtimes.__main__ import main as device_main
 from edgevit.runtimes.contract import Preprocess
 from edgevit.runtimes.images import ImageError, input_notes, read_image
-from edgevit.runtimes.__main__ import main as device_main
 from edgevit.runtimes.predict import run_predict, top_k
 
 REPO = Path(__file__).resolve().parents[2]
