@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +35,7 @@ FORMS = [  # (key, target, precision, quant)
     ("onnx-int8-static", "onnx", "int8", "static"), ("tflite-fp32", "tflite", "fp32", None),
     ("tflite-int8-dynamic", "tflite", "int8", "dynamic"), ("tflite-int8-static", "tflite", "int8", "static"),
 ]
+FORMS_KEYS = [f[0] for f in FORMS]
 RUNTIME = {"onnx": "onnx", "tflite": "tflite"}
 
 
@@ -95,6 +98,46 @@ def tflite_ops(folder: Path) -> dict:
     return {"operators": sum(ops.values()), "ops": dict(ops.most_common())}
 
 
+MATMUL_OPS = ("MatMul", "Gemm", "FusedMatMul", "FusedGemm", "MatMulInteger", "DynamicQuantizeMatMul",
+              "QLinearMatMul", "MatMulIntegerToFloat", "QGemm", "Conv", "QLinearConv", "ConvInteger")
+
+
+def ort_profile(model: Path, x: np.ndarray, runs: int) -> dict:
+    """Where one ORT run's time goes: kernel time per op type, and the run time no kernel accounts for.
+
+    onnxruntime's profiler (`enable_profiling`) records every kernel call and every `model_run`; summing kernel
+    time by op type says which share int8 can speed up (the matrix products) and which it cannot (everything
+    else, and the gaps between kernels). That share bounds the int8 speed-up (Amdahl) whatever the kernels do.
+    """
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="edgevit-ortprof-") as tmp:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
+        so.enable_profiling, so.profile_file_prefix = True, str(Path(tmp) / "prof")
+        sess = ort.InferenceSession(str(model), sess_options=so, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        for _ in range(runs):
+            sess.run(None, {name: x})
+        events = json.loads(Path(sess.end_profiling()).read_text())
+    runs_ = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+                   key=lambda e: e["ts"])[runs // 5:]  # the first runs allocate: leave them out
+    start = runs_[0]["ts"] if runs_ else 0
+    kernels = [e for e in events if e.get("cat") == "Node" and e["ts"] >= start
+               and str(e.get("name", "")).endswith("_kernel_time")]
+    n = max(1, len(runs_))
+    per_op: dict[str, float] = {}
+    for e in kernels:
+        op = e.get("args", {}).get("op_name", "?")
+        per_op[op] = per_op.get(op, 0.0) + e["dur"] / n
+    run = sum(e["dur"] for e in runs_) / n
+    kernel = sum(per_op.values())
+    matmul = sum(v for k, v in per_op.items() if k in MATMUL_OPS)
+    return {"run_us": round(run, 1), "kernel_us": round(kernel, 1), "matmul_us": round(matmul, 1),
+            "kernels_per_run": round(len(kernels) / n),
+            "per_op_us": {k: round(v, 1) for k, v in sorted(per_op.items(), key=lambda kv: -kv[1])}}
+
+
 def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> dict:
     from edgevit.runtimes.base import open_harness
     from edgevit.runtimes.evalset import load_eval_set
@@ -120,6 +163,9 @@ def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> 
         x64 = harnesses["torch"].preprocess(test.images[:64])
         b64 = time_interleaved({"onnx-fp32": harnesses["onnx-fp32"]}, x64, 3, max(5, a.runs // 10))
         row["onnx_fp32_b64_ms"] = b64["onnx-fp32"]["p50_ms"]
+        row["ort_profile_b64"] = ort_profile(folders["onnx-fp32"] / "model.onnx", x64, max(10, a.runs // 5))
+    row["ort_profile"] = {k: ort_profile(folders[k] / "model.onnx", x1, a.runs) for k in FORMS_KEYS
+                          if k.startswith("onnx") and isinstance(folders.get(k), Path)}
     for h in harnesses.values():
         getattr(h, "close", lambda: None)()
     return row
@@ -145,6 +191,14 @@ def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
                     loss = 100 * (acc[f"{rt}-fp32"] - acc[k])
                     add(f"{m}: {rt} int8 {scheme} top-1 loss", loss, "<= 1.0 pt", loss <= 1.0,
                         f"{100 * acc[f'{rt}-fp32']:.2f} -> {100 * acc[k]:.2f} %")
+        prof = r.get("ort_profile", {}).get("onnx-fp32")
+        if prof and "onnx-fp32" in p:
+            mm = prof["matmul_us"] / 1e3
+            share = 100 * mm / p["onnx-fp32"]
+            ceiling = p["onnx-fp32"] / max(p["onnx-fp32"] - mm, 1e-9)
+            add(f"{m}: ORT int8 speed-up ceiling (matrix products free)", ceiling, ">= 1.5x possible?",
+                ceiling >= 1.5, f"matrix products {mm:.3f} of {p['onnx-fp32']:.3f} ms ({share:.0f}%), "
+                f"{prof['kernels_per_run']} kernels per run")
         if "tflite-fp32" in p and "onnx-fp32" in p:
             s = p["tflite-fp32"] / p["onnx-fp32"]
             add(f"{m}: LiteRT fp32 / ORT fp32", s, "<= 1.0x", s <= 1.0, f"{p['tflite-fp32']:.3f} / {p['onnx-fp32']:.3f} ms")
@@ -155,10 +209,21 @@ def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
                 g = flops[m] * 64 / (r["onnx_fp32_b64_ms"] / 1e3) / 1e9
                 add(f"{m}: ORT fp32 batch 64, share of sgemm peak", 100 * g / peak, ">= 50 %", g / peak >= 0.5,
                     f"{g:.1f} of {peak:.1f} GFLOP/s")
+                prof64 = r.get("ort_profile_b64")
+                if prof64:
+                    mm_share = prof64["matmul_us"] / max(prof64["run_us"], 1e-9)
+                    add(f"{m}: batch 64, share of run time in matrix products (profiled)", 100 * mm_share,
+                        "-", None, f"{prof64['matmul_us'] / 1e3:.2f} of {prof64['run_us'] / 1e3:.2f} ms; "
+                        f"the rest: {_top_ops(prof64, 3)}")
             if "onnx_fp32" in r:
                 add(f"{m}: ONNX fp32 nodes", r["onnx_fp32"]["nodes"], "fewer than ~500 (issue)", None,
                     f"{r['tflite_fp32']['operators']} LiteRT operators" if "tflite_fp32" in r else "")
     return out
+
+
+def _top_ops(prof: dict, n: int) -> str:
+    other = [(k, v) for k, v in prof["per_op_us"].items() if k not in MATMUL_OPS][:n]
+    return ", ".join(f"{k} {v / 1e3:.2f} ms" for k, v in other)
 
 
 def write_md(result: dict, path: Path) -> str:
@@ -173,8 +238,18 @@ def write_md(result: dict, path: Path) -> str:
             lat_rows.append([r["label"], k, f"{v['p50_ms']:.3f}", f"{100 * r['top1'][k]:.2f}"])
     text += (f"\nbatch 1, 1 thread, median over {meta['rounds']} interleaved rounds of each round's p50 of "
              f"{meta['runs']} runs; top-1 on {result['models'][0]['test_images'] if result['models'] else 0} test "
-             f"images. {meta['machine']}; {meta['date']}. The machine is shared (other jobs ran): read ratios, "
-             "not absolute times.\n\n" + md_table(["model", "artifact", "p50 ms", "top-1 %"], lat_rows))
+             f"images. {meta['machine']}; {meta['date']}"
+             + (f"; load average {meta['load'][0]:.1f} at the start, {meta['load'][1]:.1f} at the end"
+                if meta.get("load") else "")
+             + ". Read ratios, not absolute times: the machine is shared.\n\n"
+             + md_table(["model", "artifact", "p50 ms", "top-1 %"], lat_rows))
+    prof_rows = [[r["label"], k, f"{v['run_us'] / 1e3:.3f}", f"{v['matmul_us'] / 1e3:.3f}", v["kernels_per_run"],
+                  _top_ops(v, 3)] for r in result["models"] for k, v in r.get("ort_profile", {}).items()]
+    if prof_rows:
+        text += ("\nWhere ORT's time goes at batch 1 (onnxruntime's profiler, which adds its own cost per kernel): "
+                 "the matrix products are all int8 can speed up.\n\n"
+                 + md_table(["model", "artifact", "run ms", "matrix products ms", "kernels", "largest other ops"],
+                            prof_rows))
     path.write_text(text)
     return text
 
@@ -201,7 +276,7 @@ def main() -> None:
     pairs = [c.split("=", 1) for c in a.checkpoint] or [
         (m, str(a.runs_dir / tag / f"{m}-s0" / "best")) for m in (FLAGSHIP, TWIN)]
     work = ROOT / "runs" / "bench-targets" / tag
-    t0 = time.time()
+    t0, load0 = time.time(), os.getloadavg()[0]
     from peak import gemm_peak
 
     from edgevit.checkpoint import load_checkpoint
@@ -218,7 +293,8 @@ def main() -> None:
     peak = max(peak, gemm_peak()["peak_gflops"])
     cmd = "python benchmarks/targets.py --data " + a.data + "".join(f" --checkpoint {c}" for c in a.checkpoint)
     meta = {"data": a.data, "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "peak_gflops": peak,
-            "rounds": a.rounds, "runs": a.runs, "threads": 1, "total_wall_s": round(time.time() - t0), "command": cmd}
+            "rounds": a.rounds, "runs": a.runs, "threads": 1, "total_wall_s": round(time.time() - t0), "command": cmd,
+            "load": [round(load0, 2), round(os.getloadavg()[0], 2)]}
     for m in models:
         m["command"], m["date"] = cmd, meta["date"]
     if path.exists():  # keep other models' rows from their own run

@@ -1,4 +1,5 @@
-"""Install metadata: ranges in the extras, exact pins only in constraints.txt, `all` without dev tools."""
+"""Install metadata: ranges in the extras, exact pins only in constraints.txt, `all` without dev tools; CI runs
+the README's test command."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def test_extras_hold_ranges_and_constraints_pin_each_package() -> None:
 def test_all_is_the_product_without_dev_tools() -> None:
     extras = _extras()
     assert extras["all"] == ["edgevit[pi,train,export]"]
-    assert {_name(r) for r in extras["dev"]} == {"pytest", "ruff"}
+    assert {_name(r) for r in extras["dev"]} == {"pytest", "pytest-xdist", "ruff"}
     assert "matplotlib" not in {_name(r) for r in extras["pi"]}  # the pi stays small: bench plots are optional
     assert '.[all,dev]' in (ROOT / "scripts" / "setup.sh").read_text()
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = [c for c in re.findall(r"```bash\n(.*?)```", readme, re.S) if "pytest" in c]
+    assert len(commands) == 1, "the README gives exactly one test command"
+    command = commands[0].strip()
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if "pytest" in line and not line.startswith("#")]
+    assert len(ci) == 1 and ci[0].startswith(command), f".ci/run runs {ci}, the README says {command!r}"

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cached_build import cached_build
 
 ROOT = Path(__file__).resolve().parents[2]
 _DEPS = [*sorted((ROOT / "edgevit" / "models").rglob("*.py")), *sorted((ROOT / "edgevit" / "data").rglob("*.py")),
@@ -58,30 +57,12 @@ def _build_models(root: Path) -> None:
     save_checkpoint(root / "grey" / "best", grey, [str(i) for i in range(10)], pre, {"data": {"spec": "digits"}})
     cli("export", "--checkpoint", str(root / "grey" / "best"), "--target", "onnx", "--out",
         str(root / "grey" / "export"))
-    (root / "DONE").write_text("ok")
-
-
-def _cached(config: pytest.Config, name: str, build) -> Path:
-    root = Path(config.cache.mkdir(f"edgevit-predict-{name}-{KEY}"))
-    if not (root / "DONE").exists():
-        for old in root.parent.glob(f"edgevit-predict-{name}-*"):  # builds of older code
-            if old != root and ".tmp" not in old.name:
-                shutil.rmtree(old, ignore_errors=True)
-        tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        build(tmp)
-        shutil.rmtree(root, ignore_errors=True)
-        tmp.rename(root)
-        for c in root.rglob("edgevit.json"):  # the contracts name the temp build folder as their source
-            c.write_text(c.read_text().replace(str(tmp), str(root)))
-    return root
 
 
 @pytest.fixture(scope="session")
 def models(pytestconfig: pytest.Config) -> Path:
     """ROOT/{digits,fashion-mnist}/best (checkpoint) + export/{onnx-fp32,tflite-fp32}; ROOT/grey/...onnx-fp32."""
-    return _cached(pytestconfig, "models", _build_models)
+    return cached_build(pytestconfig, "predict-models", KEY, _build_models)
 
 
 def write_imagefolder(root: Path, images: np.ndarray, targets: np.ndarray, suffix: str) -> Path:

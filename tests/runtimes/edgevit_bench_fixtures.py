@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cached_build import cached_build
 from digits_checkpoint import MODEL
 
 HERE = Path(__file__).resolve().parent
@@ -34,10 +35,6 @@ def contract(target: str, file: str, precision: str = "fp32", **extra):
                     output={"name": "logits", "shape": [1, 10]}, preprocess=Preprocess.from_dict(PRE),
                     target=target, file=file, precision=precision, routing="none", eval_set="digits",
                     validation={"top1_agreement": 1.0}, edgevit_version="0.1.0", **extra)
-
-
-def _cache_root(config, name: str) -> Path:
-    return Path(config.cache.mkdir(f"edgevit-bench-{name}-{KEY}"))
 
 
 def _build_base(root: Path) -> None:
@@ -60,19 +57,10 @@ def _build_base(root: Path) -> None:
     d.mkdir(parents=True, exist_ok=True)
     litert_torch.convert(model.eval(), (x,)).export(str(d / "model.tflite"))
     contract("tflite", "model.tflite").save(d)
-    (root / "DONE").write_text("ok")
 
 
 def _ensure(config, name: str, build) -> Path:
-    root = _cache_root(config, name)
-    if not (root / "DONE").exists():
-        tmp = root.with_name(root.name + f".tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        build(tmp)
-        shutil.rmtree(root, ignore_errors=True)
-        tmp.rename(root)
-    return root
+    return cached_build(config, f"bench-{name}", KEY, build)
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +88,6 @@ def _build_pte(root: Path, ckpt: Path) -> None:
     prog = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
     (root / "model.pte").write_bytes(prog.buffer)
     contract("executorch", "model.pte", extra={"backend": "xnnpack"}).save(root)
-    (root / "DONE").write_text("ok")
 
 
 def _build_coreml(root: Path, ckpt: Path) -> None:
@@ -114,7 +101,6 @@ def _build_coreml(root: Path, ckpt: Path) -> None:
     ml = ct.convert(ep.run_decompositions({}), convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17)
     ml.save(str(root / "model.mlpackage"))
     contract("coreml", "model.mlpackage").save(root)
-    (root / "DONE").write_text("ok")
 
 
 @pytest.fixture(scope="session")
