@@ -179,7 +179,9 @@ def test_artifact_mistakes_are_one_clear_error(onnx_art: Path, tmp_path: Path) -
         run_predict(imgs, onnx_art, topk=0)
 
 
-def test_main_exit_codes(onnx_art: Path, models: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_main_exit_codes(onnx_art: Path, models: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # long tmp paths (xdist workers) would fold the file column
     imgs = _good(tmp_path / "in", 2)
     assert device_main(["predict", str(tmp_path / "in"), "--artifact", str(onnx_art), "--json", "-k", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
