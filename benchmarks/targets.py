@@ -139,8 +139,8 @@ def ort_profile(model: Path, x: np.ndarray, runs: int) -> dict:
 
 
 def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> dict:
+    from edgevit.data.evalset import load_eval_set
     from edgevit.runtimes.base import open_harness
-    from edgevit.runtimes.evalset import load_eval_set
 
     folders = export_forms(label, ckpt, work / label / "export", a.calib_images, work / "logs")
     harnesses = {"torch": open_harness(ckpt, "torch", threads=1)}
@@ -159,6 +159,10 @@ def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> 
         row["onnx_fp32"] = onnx_nodes(folders["onnx-fp32"])
     if isinstance(folders.get("tflite-fp32"), Path):
         row["tflite_fp32"] = tflite_ops(folders["tflite-fp32"])
+    from edgevit.export.tflite import xnnpack_partitions
+
+    row["xnnpack"] = {k: xnnpack_partitions(folders[k] / "model.tflite") for k in FORMS_KEYS
+                      if k.startswith("tflite") and isinstance(folders.get(k), Path)}
     if label.startswith(FLAGSHIP) and "onnx-fp32" in harnesses:
         x64 = harnesses["torch"].preprocess(test.images[:64])
         b64 = time_interleaved({"onnx-fp32": harnesses["onnx-fp32"]}, x64, 3, max(5, a.runs // 10))
@@ -250,6 +254,13 @@ def write_md(result: dict, path: Path) -> str:
                  "the matrix products are all int8 can speed up.\n\n"
                  + md_table(["model", "artifact", "run ms", "matrix products ms", "kernels", "largest other ops"],
                             prof_rows))
+    xnn_rows = [[r["label"], k, v["partitions"], v["operators"],
+                 ", ".join(f"{op} {n}" for op, n in v["undelegated"].items()) or "none"]
+                for r in result["models"] for k, v in r.get("xnnpack", {}).items()]
+    if xnn_rows:
+        text += ("\nHow LiteRT runs each form (1 thread): XNNPACK delegate partitions, and the operators it leaves "
+                 "to TFLite's own kernels, each one a break between partitions.\n\n"
+                 + md_table(["model", "artifact", "partitions", "operators", "left to TFLite"], xnn_rows))
     path.write_text(text)
     return text
 

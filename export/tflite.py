@@ -4,8 +4,9 @@
   permute the converter folds into the stem).
 - fp16: ai-edge-quantizer `float_casting` (fp16 weights of fully-connected/conv ops, float compute).
 - int8 `dynamic`: `dynamic_wi8_afp32` (int8 channel-wise weights, activations quantised on the fly);
-  `weight`: `weight_only_wi8_afp32`; `static`: `static_wi8_ai8` calibrated on real images (full integer
-  compute, float input/output kept). Stacked expert weights read by gather stay float (TOOLCHAIN.md).
+  `weight`: `weight_only_wi8_afp32`; `static`: the matrix products (fully-connected, conv) in int8 with int8
+  activations calibrated on real images, everything else float (`_STATIC_INT8_OPS`). Stacked expert weights
+  read by gather stay float (TOOLCHAIN.md).
 The `torch.topk` the routers would lower to STABLEHLO_SORT is gone after `to_static` (argmax rounds);
 validation checks the graph holds no sort/custom op.
 """
@@ -22,6 +23,11 @@ import numpy as np
 from edgevit.errors import ExportError, require
 from edgevit.export.common import GraphInfo, quiet
 
+# Static int8 stops at the ops XNNPACK runs in int8. The full-integer recipe (`static_wi8_ai8`) also quantizes
+# LayerNorm's RSQRT / SQUARED_DIFFERENCE, SOFTMAX, DIV and BATCH_MATMUL, which XNNPACK leaves to TFLite's own
+# kernels: the flagship's graph then splits into 106 delegate partitions instead of 10 and runs ~2x slower than
+# fp32 (`benchmarks/targets.py` counts the partitions and what is left undelegated).
+_STATIC_INT8_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 7: "int16"}
 _NP = {0: np.float32, 1: np.float16}
 
@@ -51,9 +57,12 @@ def _quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None)
     if scheme == "fp16":
         qt.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
                                   num_bits=16, algorithm_key=recipe.AlgorithmName.FLOAT_CASTING)
+    elif scheme == "static":
+        for op in _STATIC_INT8_OPS:
+            qt.add_static_config(regex=".*", operation_name=getattr(qtyping.TFLOperationName, op),
+                                 activation_num_bits=8, weight_num_bits=8)
     else:
-        recipes = {"dynamic": recipe.dynamic_wi8_afp32, "weight": recipe.weight_only_wi8_afp32,
-                   "static": recipe.static_wi8_ai8}
+        recipes = {"dynamic": recipe.dynamic_wi8_afp32, "weight": recipe.weight_only_wi8_afp32}
         qt.load_quantization_recipe(recipes[scheme]())
     calib_result = None
     if qt.need_calibration:
@@ -156,3 +165,41 @@ def inspect(path: Path) -> GraphInfo:
                      output_dtype=_TYPES.get(tout.type, str(tout.type)), num_inputs=len(sg.inputs),
                      ops=ops, constants=consts, metadata=meta,
                      extra={"operators": sum(ops.values()), "subgraphs": len(model.subgraphs)})
+
+
+def xnnpack_partitions(path: Path) -> dict[str, Any]:
+    """How LiteRT runs a .tflite on this CPU: XNNPACK delegate partitions and the ops left to TFLite's kernels.
+
+    Every op XNNPACK does not take splits the graph (tensors leave the delegate, one TFLite kernel runs, the next
+    partition starts), and TFLite's int8 kernels are far slower than XNNPACK's. The interpreter lists the
+    original nodes and one DELEGATE node per partition (`_get_ops_details`, its only view of delegation from
+    Python); an original node ran inside a partition when one of its outputs leaves a DELEGATE node, or when
+    all its consumers ran inside one. `undelegated_int8` counts the ops left to TFLite that compute in int8.
+    """
+    interp = require("ai_edge_litert.interpreter", "tflite", "LiteRT delegation report", package="ai-edge-litert")
+    it = interp.Interpreter(model_path=str(path), num_threads=1)
+    it.allocate_tensors()
+    nodes = it._get_ops_details()
+    int8 = {t["index"] for t in it.get_tensor_details() if t["dtype"] == np.int8}
+    delegates = [n for n in nodes if n["op_name"] == "DELEGATE"]
+    ops = {n["index"]: n for n in nodes if n["op_name"] != "DELEGATE"}
+    leaves = {int(t) for d in delegates for t in d["outputs"]}
+    feeds = {int(t) for d in delegates for t in d["inputs"]} | {o["index"] for o in it.get_output_details()}
+    consumers: dict[int, list[int]] = {}
+    for n in ops.values():
+        for t in n["inputs"]:
+            consumers.setdefault(int(t), []).append(n["index"])
+    inside: dict[int, bool] = {}
+    for i in sorted(ops, reverse=True):  # nodes are stored in execution order: consumers come later
+        outs = [int(t) for t in ops[i]["outputs"] if t >= 0]
+        if any(t in leaves for t in outs):
+            inside[i] = True
+        elif any(t in feeds for t in outs):
+            inside[i] = False
+        else:
+            inside[i] = all(inside.get(c, False) for t in outs for c in consumers.get(t, []))
+    left = [ops[i] for i, v in inside.items() if not v]
+    in_int8 = [n for n in left if any(int(t) in int8 for t in [*n["inputs"], *n["outputs"]])]
+    return {"partitions": len(delegates), "operators": len(ops),
+            "undelegated": dict(Counter(n["op_name"] for n in left).most_common()),
+            "undelegated_int8": dict(Counter(n["op_name"] for n in in_int8).most_common())}

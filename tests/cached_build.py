@@ -11,7 +11,6 @@ their source are rewritten to the final one.
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +43,7 @@ def cached_build(config: pytest.Config, name: str, key: str, build: Callable[[Pa
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
-        tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
+        tmp = root.with_name(f"{root.name}.tmp")  # ours alone while we hold the lock; a killed build's is reused
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         build(tmp)
