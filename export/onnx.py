@@ -7,7 +7,9 @@
 - int8 `dynamic`: `quantize_dynamic`, int8 weights per channel (per-tensor lost accuracy: TOOLCHAIN.md).
 - int8 `static`: QDQ `quantize_static` calibrated (min/max) on real images from the checkpoint's dataset;
   Conv/MatMul/Gemm and the stacked expert weights read by Gather (quantising softmax/LayerNorm inputs costs
-  accuracy for little speed).
+  accuracy for little speed). QDQ is the form int8 accelerators' execution providers take; on x86 CPU at
+  batch 1 it is slower than fp32 for the flagship (the Q/DQ pairs left around float ops add ~200 kernels to
+  ~450, and kernel count, not FLOPs, sets the time there): `dynamic` is the CPU form.
 The contract goes into `metadata_props['edgevit']`.
 """
 
