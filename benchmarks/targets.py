@@ -243,7 +243,7 @@ def _top_ops(prof: dict, n: int) -> str:
 
 def write_md(result: dict, path: Path) -> str:
     meta = result["meta"]
-    rows = [[t["target"], "-" if t["value"] is None else f"{t['value']:.2f}", t["goal"],
+    rows = [[t["target"], "-" if t["value"] is None else f"{t['value']:.{0 if float(t['value']).is_integer() else 2}f}", t["goal"],
              {True: "met", False: "not met", None: "-"}[t["met"]], t["note"]] for t in result["targets"]]
     text = "### Export targets (issue 14): ratios measured in one run\n\n" + md_table(
         ["target", "value", "goal", "status", "measured"], rows)
@@ -322,11 +322,12 @@ def main() -> None:
     if path.exists():  # keep other models' rows from their own run
         old = json.loads(path.read_text())
         mine = {m["label"] for m in models}
-        models = [m for m in old.get("models", []) if m["label"] not in mine] + models
-        flops = {**old.get("flops", {}), **flops}
-        meta["total_wall_s"] += old.get("meta", {}).get("total_wall_s", 0)
-        if old.get("meta", {}).get("command") and old["meta"]["command"] != cmd:
-            meta["command"] = old["meta"]["command"] + "; " + cmd
+        kept = [m for m in old.get("models", []) if m["label"] not in mine]
+        models = kept + models
+        flops = {**{m["label"]: old["flops"][m["label"]] for m in kept if m["label"] in old.get("flops", {})}, **flops}
+        if kept:  # the table still shows rows of that earlier run: name its command and time too
+            meta["total_wall_s"] += old.get("meta", {}).get("total_wall_s", 0)
+            meta["command"] = "; ".join(dict.fromkeys([*(m["command"] for m in kept), cmd]))
     result = {"meta": meta, "models": models, "flops": flops, "targets": targets(models, peak, flops)}
     write_json(path, result)
     print(write_md(result, RESULTS / f"targets-{tag}.md"))
