@@ -4,9 +4,10 @@
   permute the converter folds into the stem).
 - fp16: ai-edge-quantizer `float_casting` (fp16 weights of fully-connected/conv ops, float compute).
 - int8 `dynamic`: `dynamic_wi8_afp32` (int8 channel-wise weights, activations quantised on the fly);
-  `weight`: `weight_only_wi8_afp32`; `static`: the matrix products (fully-connected, conv) in int8 with int8
-  activations calibrated on real images, everything else float (`_STATIC_INT8_OPS`). Stacked expert weights
-  read by gather stay float (TOOLCHAIN.md).
+  `weight`: `weight_only_wi8_afp32`; `static`: the matrix products (fully-connected, conv) and the gathers of
+  stacked expert weights in int8, activations calibrated on real images, everything else float
+  (`_STATIC_INT8_OPS`). Only `static` stores the gathered expert stacks in int8: ai-edge-quantizer has no
+  weight-only or dynamic gather, so `dynamic` / `weight` files keep them float (TOOLCHAIN.md).
 The `torch.topk` the routers would lower to STABLEHLO_SORT is gone after `to_static` (argmax rounds);
 validation checks the graph holds no sort/custom op.
 """
@@ -26,8 +27,10 @@ from edgevit.export.common import GraphInfo, quiet
 # Static int8 stops at the ops XNNPACK runs in int8. The full-integer recipe (`static_wi8_ai8`) also quantizes
 # LayerNorm's RSQRT / SQUARED_DIFFERENCE, SOFTMAX, DIV and BATCH_MATMUL, which XNNPACK leaves to TFLite's own
 # kernels: the flagship's graph then splits into 106 delegate partitions instead of 10 and runs ~2x slower than
-# fp32 (`benchmarks/targets.py` counts the partitions and what is left undelegated).
-_STATIC_INT8_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
+# fp32 (`benchmarks/targets.py` counts the partitions and what is left undelegated). Gathers are the exception:
+# TFLite runs them with or without XNNPACK, and in int8 they copy a quarter of the bytes (Mobile V-MoE's expert
+# stacks: a 1.5 MB file instead of 3.7 MB dynamic, and faster).
+_STATIC_INT8_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "GATHER", "GATHER_ND")
 _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 7: "int16"}
 _NP = {0: np.float32, 1: np.float16}
 

@@ -78,13 +78,14 @@ def test_int8_static_calibrates_on_real_images(checkpoint_factory, tmp_path, tar
     check_common(res)
     assert res.folder.name == f"{target}-int8-static" and res.contract.extra["quantization"] == "static"
     assert res.report.top1_agreement is not None
-    if target == "tflite":  # int8 only where XNNPACK computes it: an int8 op left to TFLite's kernels is slow
-        from edgevit.export.tflite import inspect, xnnpack_partitions
+    if target == "tflite":  # int8 compute only where XNNPACK runs it (TFLite's own int8 kernels are slow);
+        from edgevit.export.tflite import inspect, xnnpack_partitions  # the expert stacks' gathers stay int8
 
         assert inspect(res.folder / "model.tflite").ops["FULLY_CONNECTED"] > 0
         delegation = xnnpack_partitions(res.folder / "model.tflite")
-        assert delegation["undelegated_int8"] == {}, delegation
         assert delegation["partitions"] >= 1
+        assert delegation["undelegated_int8"] and set(delegation["undelegated_int8"]) <= {"GATHER", "GATHER_ND"}, \
+            delegation
 
 
 def test_dense_routing_and_several_targets(checkpoint_factory, tmp_path):
