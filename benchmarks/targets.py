@@ -140,6 +140,7 @@ def ort_profile(model: Path, x: np.ndarray, runs: int) -> dict:
 
 def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> dict:
     from edgevit.data.evalset import load_eval_set
+    from edgevit.export.tflite import xnnpack_partitions
     from edgevit.runtimes.base import open_harness
 
     folders = export_forms(label, ckpt, work / label / "export", a.calib_images, work / "logs")
@@ -159,8 +160,6 @@ def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> 
         row["onnx_fp32"] = onnx_nodes(folders["onnx-fp32"])
     if isinstance(folders.get("tflite-fp32"), Path):
         row["tflite_fp32"] = tflite_ops(folders["tflite-fp32"])
-    from edgevit.export.tflite import xnnpack_partitions
-
     row["xnnpack"] = {k: xnnpack_partitions(folders[k] / "model.tflite") for k in FORMS_KEYS
                       if k.startswith("tflite") and isinstance(folders.get(k), Path)}
     if label.startswith(FLAGSHIP) and "onnx-fp32" in harnesses:

@@ -43,7 +43,7 @@ def cached_build(config: pytest.Config, name: str, key: str, build: Callable[[Pa
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
-        tmp = root.with_name(f"{root.name}.tmp")  # ours alone while we hold the lock; a killed build's is reused
+        tmp = root.with_name(f"{root.name}.tmp")  # ours alone under the lock; a killed build's is cleared
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         build(tmp)

@@ -78,8 +78,10 @@ def test_int8_static_calibrates_on_real_images(checkpoint_factory, tmp_path, tar
     check_common(res)
     assert res.folder.name == f"{target}-int8-static" and res.contract.extra["quantization"] == "static"
     assert res.report.top1_agreement is not None
-    if target == "tflite":  # int8 compute only where XNNPACK runs it (TFLite's own int8 kernels are slow);
-        from edgevit.export.tflite import inspect, xnnpack_partitions  # the expert stacks' gathers stay int8
+    if target == "tflite":
+        # int8 compute only where XNNPACK runs it (TFLite's own int8 kernels are slow); the gathers of the
+        # expert stacks are int8 and outside XNNPACK, as their float form is
+        from edgevit.export.tflite import inspect, xnnpack_partitions
 
         assert inspect(res.folder / "model.tflite").ops["FULLY_CONNECTED"] > 0
         delegation = xnnpack_partitions(res.folder / "model.tflite")
