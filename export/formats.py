@@ -69,7 +69,7 @@ class Format:
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("onnx", "ONNX", "model.onnx", "edgevit.export.onnx", "onnx", ("fp32", "fp16", "int8"),
            ("dynamic", "static"), ("NCHW",), "onnx", ("onnx", "onnxruntime", "onnxscript", "onnxslim"),
-           {"opset": "ONNX opset (>= 17, default 18)", "no_simplify": "skip onnxslim"},
+           {"opset": "ONNX opset (>= 17, default 23; below 23 attention is exported without the Attention op)", "no_simplify": "skip onnxslim"},
            embeds="metadata_props['edgevit']", calibrated=("static",)),
     Format("coreml", "Core ML", "model.mlpackage", "edgevit.export.coreml", "coreml", ("fp16", "fp32", "int8"),
            ("linear", "palettize"), ("NCHW", "NHWC"), "coreml", ("coremltools",),

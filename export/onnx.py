@@ -1,12 +1,16 @@
-"""ONNX target: `torch.onnx.export(dynamo=True)` (opset >= 17, dynamic batch), onnxslim, fp16 / int8.
+"""ONNX target: `torch.onnx.export(dynamo=True)` (opset >= 17, default 23, dynamic batch), onnxslim, fp16 / int8.
+
+- form: onnxruntime's own static form (`onnx_form.to_onnx_form`): ONNX `Attention` (opset >= 23, so the
+  default) and a TopK router, about half the nodes of the portable form the other targets convert.
 
 - fp32: exported, then simplified with onnxslim (onnxsim is not installed here; onnxslim never changed numerics
   in TOOLCHAIN.md's measurements and removes the exporter's leftover shape ops).
 - fp16: `onnxruntime.transformers.float16` with float32 inputs/outputs kept (`keep_io_types`), so a runtime feeds
   the same tensors as for fp32.
 - int8 `dynamic`: `quantize_dynamic`, int8 weights per channel (per-tensor lost accuracy: TOOLCHAIN.md).
-- int8 `static`: QDQ `quantize_static` calibrated (min/max) on real images from the checkpoint's dataset;
-  Conv/MatMul/Gemm and the stacked expert weights read by Gather (quantising softmax/LayerNorm inputs costs
+- int8 `static`: QDQ `quantize_static` calibrated (min/max) on real images from the checkpoint's dataset, uint8
+  activations (onnxruntime's x86 kernels take uint8; its own int8-to-uint8 rewrite at load time breaks on
+  opset >= 21 QuantizeLinear), int8 weights per channel; Conv/MatMul/Gemm and the stacked expert weights read by Gather (quantising softmax/LayerNorm inputs costs
   accuracy for little speed). QDQ is the form int8 accelerators' execution providers take; on x86 CPU at
   batch 1 it is slower than fp32 for the flagship (the Q/DQ pairs left around float ops add ~200 kernels to
   ~450, and kernel count, not FLOPs, sets the time there): `dynamic` is the CPU form.
@@ -27,7 +31,7 @@ import numpy as np
 from edgevit.errors import ExportError, require
 from edgevit.export.common import GraphInfo, quiet
 
-DEFAULT_OPSET = 18
+DEFAULT_OPSET = 23  # ONNX `Attention`: onnxruntime >= 1.23 runs it
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 _DTYPES = {1: "float32", 10: "float16", 11: "float64", 3: "int8", 2: "uint8"}
 
@@ -39,9 +43,12 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
     require("onnxscript", "onnx", "the dynamo ONNX exporter")
     import torch
 
+    from edgevit.export.onnx_form import onnx_translations, to_onnx_form
+
     opset = int(opset or DEFAULT_OPSET)
     if opset < 17:
         raise ExportError(f"onnx: --opset {opset} is too old; edgevit exports opset >= 17")
+    model = to_onnx_form(model, opset)
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="edgevit-onnx-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
@@ -50,7 +57,8 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
         with quiet():
             torch.onnx.export(model, (sample,), str(fp32), dynamo=True, opset_version=opset,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], external_data=False,
-                              dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},), verbose=False)
+                              dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},), verbose=False,
+                              custom_translation_table=onnx_translations())
         proto = onnx.load(str(fp32))
         if not no_simplify:
             proto = _slim(proto)
@@ -77,8 +85,14 @@ def _slim(proto: Any) -> Any:
 def _quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None) -> None:
     q = require("onnxruntime.quantization", "onnx", "ONNX int8 quantization", package="onnxruntime")
     if scheme == "dynamic":
+        from onnxruntime.quantization.registry import IntegerOpsRegistry
+
+        # Its registry's `Attention` is the com.microsoft contrib op; quantizing ONNX's `Attention` as that one
+        # writes a QAttention node with the wrong inputs.
+        op_types = [op for op in IntegerOpsRegistry if op != "Attention"]
         with quiet():
-            q.quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=q.QuantType.QInt8)
+            q.quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=q.QuantType.QInt8,
+                               op_types_to_quantize=op_types)
         return
     if calibration is None or len(calibration) == 0:
         raise ExportError("onnx int8 static quantization needs calibration images")
@@ -96,7 +110,7 @@ def _quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None)
 
     with quiet():
         q.quantize_static(str(pre), str(dst), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
-                          activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
+                          activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
                           op_types_to_quantize=["Conv", "MatMul", "Gemm", "Gather"],
                           calibrate_method=q.CalibrationMethod.MinMax)
 

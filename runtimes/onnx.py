@@ -57,7 +57,11 @@ class OnnxHarness(Harness):
         try:
             self._session = ort.InferenceSession(str(self.model_path), sess_options=so, providers=providers)
         except Exception as e:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail, ...)
-            raise RuntimeHarnessError(f"onnxruntime cannot load {self.model_path}: {one_line(e)}") from None
+            hint = ""
+            if "opset" in str(e).lower() or "ir version" in str(e).lower():
+                hint = (f" (onnxruntime {ort.__version__} may be too old for this file: edgevit's default opset 23"
+                        " needs onnxruntime >= 1.23.1; upgrade it, or export with --opset 18)")
+            raise RuntimeHarnessError(f"onnxruntime cannot load {self.model_path}: {one_line(e)}{hint}") from None
         inputs = self._session.get_inputs()
         if len(inputs) != 1:
             raise RuntimeHarnessError(f"{self.model_path.name} has {len(inputs)} inputs; edgevit models take one")

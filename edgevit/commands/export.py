@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         calib_images: int = typer.Option(None, "--calib-images", help="Real images for int8 static calibration (default 64)."),
         eval_images: int = typer.Option(128, "--eval-images", help="Real eval images used by validation."),
         min_agreement: float = typer.Option(None, "--min-agreement", help="Top-1 agreement with PyTorch an artifact needs (default: int8 0.9, else none)."),
-        opset: int = typer.Option(None, "--opset", help="ONNX opset (>= 17; default 18)."),
+        opset: int = typer.Option(None, "--opset", help="ONNX opset (>= 17; default 23: attention as one Attention op, onnxruntime >= 1.23)."),
         no_simplify: bool = typer.Option(False, "--no-simplify", help="ONNX: skip onnxslim."),
         image_input: bool = typer.Option(False, "--image-input", help="Core ML: image input + classifier labels (for Vision)."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),

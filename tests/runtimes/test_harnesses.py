@@ -108,6 +108,19 @@ def test_truncated_onnx_is_a_clear_error(artifacts: Path, tmp_path: Path) -> Non
         open_harness(d)
 
 
+def test_onnx_opset_newer_than_the_runtime_says_what_to_do(artifacts: Path, tmp_path: Path) -> None:
+    import onnx
+
+    d = _copy(artifacts / "onnx", tmp_path / "onnx")
+    proto = onnx.load(str(d / "model.onnx"))
+    for o in proto.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = 99  # an opset no onnxruntime knows, as opset 23 is for onnxruntime < 1.23
+    onnx.save(proto, str(d / "model.onnx"))
+    with pytest.raises(RuntimeHarnessError, match=r"may be too old.*onnxruntime >= 1\.23\.1.*--opset 18"):
+        open_harness(d)
+
+
 def test_missing_runtime_names_the_extra(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(MissingDependencyError, match=r"edgevit\[pi\]"):
