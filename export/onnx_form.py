@@ -72,22 +72,26 @@ class OnnxAttention(GroupedAttention):
 
 
 class TopKTokenMoE(nn.Module):
-    """`StaticTokenMoE` with a TopK router and no flattening: gates (B, N, E) with k non-zeros per token."""
+    """`StaticTokenMoE` with a TopK router, no flattening, and the router, W_e and V in one matmul."""
 
     def __init__(self, moe: StaticTokenMoE) -> None:
         super().__init__()
         self.num_experts, self.hidden, self.top_k = moe.num_experts, moe.hidden, moe.top_k
-        self.w_gate, self.w_experts, self.v, self.w2 = moe.w_gate, moe.w_experts, moe.v, moe.w2
+        weights = [moe.w_gate.weight, moe.w_experts.weight, moe.v.weight]  # each (out, D), no bias
+        self.splits = [w.shape[0] for w in weights]
+        self.w_in = nn.Linear(weights[0].shape[1], sum(self.splits), bias=False)
+        self.w_in.weight.data.copy_(torch.cat(weights))
+        self.w2 = moe.w2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, _ = x.shape
-        logits = self.w_gate(x)  # (B, N, E)
+        logits, u, vx = self.w_in(x).split(self.splits, dim=-1)  # (B, N, E), (B, N, E*hidden), (B, N, hidden)
         vals, idx = logits.topk(self.top_k, dim=-1)
         # `logits * 0`: zeros in one Mul where zeros_like exports as Shape + Expand (router logits are finite)
         gates = (logits * 0).scatter(-1, idx, vals.softmax(dim=-1))
-        h = F.silu(self.w_experts(x)).view(B, N, self.num_experts, self.hidden)
+        h = F.silu(u).view(B, N, self.num_experts, self.hidden)
         mixed = (gates.unsqueeze(-1) * h).sum(-2)  # (B, N, hidden)
-        return self.w2(mixed * self.v(x))
+        return self.w2(mixed * vx)
 
 
 def _swap(module: nn.Module, fused_attention: bool) -> None:
