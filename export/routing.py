@@ -13,6 +13,8 @@ data-dependent control flow, computing the function the eval-mode PyTorch model 
   `index_select`, batched matmul, so only k experts' FLOPs run) or `DenseImageExperts` (`dense`: every expert for
   every image, combined with a dense gate vector that is zero off the chosen experts; for converters that reject
   gather, and for comparison).
+  `int8_expert_stacks` turns a `GatherImageExperts` into `Int8GatherImageExperts` (int8 stacks, dequantized
+  after the gather) for int8 exports whose quantizer leaves gathered weights in float.
 - `Attention` (softmax) -> `GroupedAttention`: q/k/v from one fused linear (the 1/sqrt(d) scale folded into
   the q rows), explicit matmul-softmax, and grouped-query heads computed *without repeating* k/v: the query heads
   that share a kv head are stacked as extra rows of one matmul, `(B, Hkv, rep*N, d) @ (B, Hkv, d, N)`. Fewer ops
@@ -133,6 +135,50 @@ class GatherImageExperts(nn.Module):
         h = F.gelu(x.unsqueeze(1) @ w1 + b1)  # (B, k, N, H)
         y = h @ w2 + b2  # (B, k, N, D)
         return (gates.view(B, k, 1, 1) * y).sum(1)
+
+
+class Int8GatherImageExperts(GatherImageExperts):
+    """`GatherImageExperts` with the expert stacks stored in int8: each expert's weight matrix quantized
+    symmetrically per output channel, dequantized after the gather (only the k chosen experts' weights).
+
+    For converters whose int8 quantizers take only linear/conv weights (ExecuTorch's XNNPACKQuantizer): the
+    gathered stacks are most of a Mobile V-MoE's bytes and would stay fp32.
+    """
+
+    def __init__(self, experts: GatherImageExperts) -> None:
+        nn.Module.__init__(self)
+        self.num_experts, self.b1, self.b2 = experts.num_experts, experts.b1, experts.b2
+        for name in ("w1", "w2"):  # (E, in, out): one scale per expert and output channel
+            w = getattr(experts, name).detach()
+            scale = (w.abs().amax(dim=1, keepdim=True) / 127).clamp_min(torch.finfo(w.dtype).tiny)
+            self.register_buffer(f"{name}_q", torch.round(w / scale).clamp(-127, 127).to(torch.int8))
+            self.register_buffer(f"{name}_scale", scale)
+
+    def forward(self, x: torch.Tensor, idx: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        B, k = idx.shape
+        flat = idx.reshape(-1)
+        _, D, H = self.w1_q.shape
+
+        def gathered(name: str) -> torch.Tensor:
+            q, scale = getattr(self, f"{name}_q"), getattr(self, f"{name}_scale")
+            return q.index_select(0, flat).to(x.dtype) * scale.index_select(0, flat)
+
+        w1, w2 = gathered("w1").view(B, k, D, H), gathered("w2").view(B, k, H, D)
+        b1 = self.b1.index_select(0, flat).view(B, k, 1, H)
+        b2 = self.b2.index_select(0, flat).view(B, k, 1, D)
+        h = F.gelu(x.unsqueeze(1) @ w1 + b1)  # (B, k, N, H)
+        y = h @ w2 + b2  # (B, k, N, D)
+        return (gates.view(B, k, 1, 1) * y).sum(1)
+
+
+def int8_expert_stacks(static: nn.Module) -> nn.Module:
+    """A copy of `static` (a `to_static` result) whose gathered expert stacks are int8 (`Int8GatherImageExperts`)."""
+    out = copy.deepcopy(static)
+    for module in list(out.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is GatherImageExperts:
+                setattr(module, name, Int8GatherImageExperts(child))
+    return out
 
 
 class DenseImageExperts(nn.Module):

@@ -6,8 +6,8 @@
 - int8 `dynamic`: `dynamic_wi8_afp32` (int8 channel-wise weights, activations quantised on the fly);
   `weight`: `weight_only_wi8_afp32`; `static`: the matrix products (fully-connected, conv) and the gathers of
   stacked expert weights in int8, activations calibrated on real images, everything else float
-  (`_STATIC_INT8_OPS`). Only `static` stores the gathered expert stacks in int8: ai-edge-quantizer has no
-  weight-only or dynamic gather, so `dynamic` / `weight` files keep them float (TOOLCHAIN.md).
+  (`_STATIC_INT8_OPS`). ai-edge-quantizer has no weight-only or dynamic gather, so for `dynamic` / `weight`
+  the model stores its gathered expert stacks in int8 itself (`routing.int8_expert_stacks`) before conversion.
 The `torch.topk` the routers would lower to STABLEHLO_SORT is gone after `to_static` (argmax rounds);
 validation checks the graph holds no sort/custom op.
 """
@@ -39,6 +39,10 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
            calibration: np.ndarray | None = None, info: Any = None) -> Path:
     litert_torch = require("litert_torch", "tflite", "TFLite export")
     path = Path(path)
+    if precision == "int8" and (quant or "dynamic") in ("dynamic", "weight"):
+        from edgevit.export.routing import int8_expert_stacks
+
+        model = int8_expert_stacks(model)  # the quantizer has no weight-only / dynamic gather
     with tempfile.TemporaryDirectory(prefix="edgevit-tflite-") as tmp:
         fp32 = Path(tmp) / "fp32.tflite"
         with quiet():

@@ -9,10 +9,12 @@ from export_testlib import make_model
 from edgevit.export.routing import (
     DenseImageExperts,
     GatherImageExperts,
+    Int8GatherImageExperts,
     StaticImageRouter,
     StaticTokenMoE,
     argmax_topk,
     expert_tensors,
+    int8_expert_stacks,
     to_static,
 )
 from edgevit.models.layers.moe import PerImageExperts, PerImageRouter, SharedSwiGLUMoE
@@ -129,3 +131,24 @@ def test_static_form_has_no_topk_or_data_dependent_ops():
 def test_expert_tensors_lists_every_expert():
     assert [len(v) for v in expert_tensors(make_model("mmoe_vit_test")).values()] == [2, 3, 4]
     assert [len(v) for v in expert_tensors(make_model("mobile_vmoe_test")).values()] == [4]
+
+
+def test_int8_expert_stacks_round_each_expert_per_output_channel():
+    model = make_model("mobile_vmoe_test", router_source="mean")
+    static = to_static(model)
+    q = int8_expert_stacks(static)
+    (layer,) = [m for m in q.modules() if isinstance(m, Int8GatherImageExperts)]
+    assert any(type(m) is GatherImageExperts for m in static.modules())  # the input is left as it was
+    for name in ("w1", "w2"):
+        w = getattr(model.blocks[-1].ffn, name).detach()
+        got = getattr(layer, f"{name}_q").float() * getattr(layer, f"{name}_scale")
+        assert getattr(layer, f"{name}_q").dtype == torch.int8
+        # symmetric rounding: within half a step of each (expert, output channel)'s scale
+        assert torch.all((got - w).abs() <= getattr(layer, f"{name}_scale") / 2 + 1e-7)
+        assert torch.equal(getattr(layer, f"{name}_q").abs().amax(dim=1), torch.full_like(
+            getattr(layer, f"{name}_q").abs().amax(dim=1), 127))
+    x = _inputs(model, 64) * 3
+    with torch.no_grad():
+        ref, y = static(x), q(x)
+    assert (ref.argmax(-1) == y.argmax(-1)).float().mean() > 0.9
+    assert 0 < _max_diff(ref, y) < 0.05 * float(ref.abs().max())

@@ -52,6 +52,29 @@ def test_reduced_precision(checkpoint_factory, tmp_path, target, precision, quan
     if res.report.numeric:
         assert res.report.max_abs_diff < (2e-2 if precision == "fp16" else 0.25)
         rerun_published(res)
+    if precision == "int8" and target in ("tflite", "executorch"):  # the gathered expert stacks are int8 too
+        from edgevit import create_model
+        from edgevit.models.layers.moe import PerImageExperts
+
+        moes = [m for m in create_model("mobile_vmoe_test").modules() if isinstance(m, PerImageExperts)]
+        assert int8_expert_stacks(res.folder / res.plan.fmt.file, target, moes[0].num_experts) == 2 * len(moes)
+
+
+def int8_expert_stacks(path, target, num_experts):
+    """How many (E, in, out) int8 tensors the file keeps outside the delegate: the gathered expert stacks."""
+    if target == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        details = Interpreter(model_path=str(path)).get_tensor_details()
+        return sum(1 for t in details if t["dtype"].__name__ == "int8" and len(t["shape"]) == 3
+                   and t["shape"][0] == num_experts)
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    plan = deserialize_pte_binary(path.read_bytes()).program.execution_plan[0]
+    tensors = [v.val for v in plan.values if type(v.val).__name__ == "Tensor"]
+    int8 = 1  # ExecuTorch's ScalarType.Char
+    return sum(1 for t in tensors if t.scalar_type == int8 and len(t.sizes) == 3 and t.sizes[0] == num_experts
+               and t.data_buffer_idx)
 
 
 def rerun_published(res):
