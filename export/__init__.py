@@ -4,6 +4,7 @@ Lives in the top-level `export/` folder, mapped to `edgevit.export` by setuptool
 Converters (onnx, coremltools, litert-torch, executorch) are imported lazily inside each target module.
 
     from edgevit.export.routing import to_static            # module swap: the export form of a model
+    from edgevit.export.onnx_form import to_onnx_form       # onnxruntime's own form of it (ONNX Attention, TopK)
     from edgevit.export.formats import FORMATS              # the targets table
     from edgevit.export.pipeline import ExportRequest, export_checkpoint
     results = export_checkpoint(ExportRequest("runs/x/best", "onnx,tflite", precision="fp32"))

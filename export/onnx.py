@@ -2,18 +2,18 @@
 
 - form: onnxruntime's own static form (`onnx_form.to_onnx_form`): ONNX `Attention` (opset >= 23, so the
   default) and a TopK router, about half the nodes of the portable form the other targets convert.
-
 - fp32: exported, then simplified with onnxslim (onnxsim is not installed here; onnxslim never changed numerics
   in TOOLCHAIN.md's measurements and removes the exporter's leftover shape ops).
 - fp16: `onnxruntime.transformers.float16` with float32 inputs/outputs kept (`keep_io_types`), so a runtime feeds
   the same tensors as for fp32.
 - int8 `dynamic`: `quantize_dynamic`, int8 weights per channel (per-tensor lost accuracy: TOOLCHAIN.md).
-- int8 `static`: QDQ `quantize_static` calibrated (min/max) on real images from the checkpoint's dataset, uint8
-  activations (onnxruntime's x86 kernels take uint8; its own int8-to-uint8 rewrite at load time breaks on
-  opset >= 21 QuantizeLinear), int8 weights per channel; Conv/MatMul/Gemm and the stacked expert weights read by Gather (quantising softmax/LayerNorm inputs costs
-  accuracy for little speed). QDQ is the form int8 accelerators' execution providers take; on x86 CPU at
-  batch 1 it is slower than fp32 for the flagship (the Q/DQ pairs left around float ops add ~200 kernels to
-  ~450, and kernel count, not FLOPs, sets the time there): `dynamic` is the CPU form.
+- int8 `static`: QDQ `quantize_static` calibrated (min/max) on real images from the checkpoint's dataset:
+  Conv/MatMul/Gemm and the stacked expert weights read by Gather (quantising softmax/LayerNorm inputs costs
+  accuracy for little speed), int8 weights per channel, uint8 activations (onnxruntime's x86 kernels take
+  uint8, and its own int8-to-uint8 rewrite at load time breaks on opset >= 21 QuantizeLinear). QDQ is the form
+  int8 accelerators' execution providers take; on x86 CPU at batch 1 the Q/DQ pairs left around float ops
+  add about half again as many kernels, and kernel count, not FLOPs, sets the time there: `dynamic` is the
+  CPU form.
 The contract goes into `metadata_props['edgevit']`.
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 from edgevit.errors import ExportError, require
 from edgevit.export.common import GraphInfo, quiet
 
-DEFAULT_OPSET = 23  # ONNX `Attention`: onnxruntime >= 1.23 runs it
+DEFAULT_OPSET = 23  # ONNX `Attention`: onnxruntime >= 1.23.1 runs it
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 _DTYPES = {1: "float32", 10: "float16", 11: "float64", 3: "int8", 2: "uint8"}
 
