@@ -12,7 +12,7 @@ these ~60 MFLOP models is set by how many kernels run, not by FLOPs, so each swa
   With RoPE the rotation sits between the head split and the product, so that form stays portable.
 - `StaticTokenMoE` -> `TopKTokenMoE` (any opset): `TopK`, `Softmax` over the k values and `ScatterElements` of
   them into dense gates, instead of k argmax rounds with comparison one-hots; and the feed-forward kept on
-  (B, N, D): the MoE's projections have no bias, so they export as plain MatMuls with no reshape around a Gemm.
+  (B, N, D): the MoE's projections have no bias, so they export as MatMuls with no reshape around a Gemm.
   ONNX's TopK puts equal values in index order, as eval-mode `ordered_topk` does.
 
 The other targets keep the portable form: TFLite's interpreter rejects the sort TopK lowers to, and no other
@@ -72,16 +72,12 @@ class OnnxAttention(GroupedAttention):
 
 
 class TopKTokenMoE(nn.Module):
-    """`StaticTokenMoE` with a TopK router, no flattening, and the router, W_e and V in one matmul."""
+    """`StaticTokenMoE` with a TopK router and no flattening: gates (B, N, E) with k non-zeros per token."""
 
     def __init__(self, moe: StaticTokenMoE) -> None:
         super().__init__()
         self.num_experts, self.hidden, self.top_k = moe.num_experts, moe.hidden, moe.top_k
-        weights = [moe.w_gate.weight, moe.w_experts.weight, moe.v.weight]  # each (out, D), no bias
-        self.splits = [w.shape[0] for w in weights]
-        self.w_in = nn.Linear(weights[0].shape[1], sum(self.splits), bias=False)
-        self.w_in.weight.data.copy_(torch.cat(weights))
-        self.w2 = moe.w2
+        self.splits, self.w_in, self.w2 = moe.splits, moe.w_in, moe.w2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, _ = x.shape
