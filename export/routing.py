@@ -135,16 +135,19 @@ class GatherImageExperts(nn.Module):
         self.num_experts = experts.num_experts
         self.w1, self.b1, self.w2, self.b2 = experts.w1, experts.b1, experts.w2, experts.b2
 
+    def gathered_weights(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chosen experts' W1 (B*k, D, H) and W2 (B*k, H, D), for expert indices `flat` (B*k,)."""
+        return self.w1.index_select(0, flat), self.w2.index_select(0, flat)
+
     def forward(self, x: torch.Tensor, idx: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         B, k = idx.shape
         flat = idx.reshape(-1)
-        _, D, H = self.w1.shape
-        w1 = self.w1.index_select(0, flat).view(B, k, D, H)
+        w1, w2 = self.gathered_weights(flat)
+        D, H = w1.shape[-2:]
         b1 = self.b1.index_select(0, flat).view(B, k, 1, H)
-        w2 = self.w2.index_select(0, flat).view(B, k, H, D)
         b2 = self.b2.index_select(0, flat).view(B, k, 1, D)
-        h = F.gelu(x.unsqueeze(1) @ w1 + b1)  # (B, k, N, H)
-        y = h @ w2 + b2  # (B, k, N, D)
+        h = F.gelu(x.unsqueeze(1) @ w1.view(B, k, D, H) + b1)  # (B, k, N, H)
+        y = h @ w2.view(B, k, H, D) + b2  # (B, k, N, D)
         return (gates.view(B, k, 1, 1) * y).sum(1)
 
 
@@ -152,8 +155,8 @@ class Int8GatherImageExperts(GatherImageExperts):
     """`GatherImageExperts` with the expert stacks stored in int8: each expert's weight matrix quantized
     symmetrically per output channel, dequantized after the gather (only the k chosen experts' weights).
 
-    For converters whose int8 quantizers take only linear/conv weights (ExecuTorch's XNNPACKQuantizer): the
-    gathered stacks are most of a Mobile V-MoE's bytes and would stay fp32.
+    For int8 quantizers that take only linear/conv weights (ExecuTorch's XNNPACKQuantizer, ai-edge-quantizer's
+    dynamic and weight-only recipes): the gathered stacks are most of a Mobile V-MoE's bytes and would stay fp32.
     """
 
     def __init__(self, experts: GatherImageExperts) -> None:
@@ -165,21 +168,12 @@ class Int8GatherImageExperts(GatherImageExperts):
             self.register_buffer(f"{name}_q", torch.round(w / scale).clamp(-127, 127).to(torch.int8))
             self.register_buffer(f"{name}_scale", scale)
 
-    def forward(self, x: torch.Tensor, idx: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-        B, k = idx.shape
-        flat = idx.reshape(-1)
-        _, D, H = self.w1_q.shape
-
-        def gathered(name: str) -> torch.Tensor:
+    def gathered_weights(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def dequantized(name: str) -> torch.Tensor:
             q, scale = getattr(self, f"{name}_q"), getattr(self, f"{name}_scale")
-            return q.index_select(0, flat).to(x.dtype) * scale.index_select(0, flat)
+            return q.index_select(0, flat).to(scale.dtype) * scale.index_select(0, flat)
 
-        w1, w2 = gathered("w1").view(B, k, D, H), gathered("w2").view(B, k, H, D)
-        b1 = self.b1.index_select(0, flat).view(B, k, 1, H)
-        b2 = self.b2.index_select(0, flat).view(B, k, 1, D)
-        h = F.gelu(x.unsqueeze(1) @ w1 + b1)  # (B, k, N, H)
-        y = h @ w2 + b2  # (B, k, N, D)
-        return (gates.view(B, k, 1, 1) * y).sum(1)
+        return dequantized("w1"), dequantized("w2")
 
 
 def int8_expert_stacks(static: nn.Module) -> nn.Module:
