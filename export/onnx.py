@@ -48,6 +48,9 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
     opset = int(opset or DEFAULT_OPSET)
     if opset < 17:
         raise ExportError(f"onnx: --opset {opset} is too old; edgevit exports opset >= 17")
+    if opset > onnx.defs.onnx_opset_version():
+        raise ExportError(f"onnx: --opset {opset} is newer than this onnx package knows "
+                          f"(up to {onnx.defs.onnx_opset_version()})")
     model = to_onnx_form(model, opset)
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="edgevit-onnx-") as tmp:
@@ -60,6 +63,9 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
                               dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},), verbose=False,
                               custom_translation_table=onnx_translations())
         proto = onnx.load(str(fp32))
+        written = _opset(proto)
+        if written != opset:
+            raise ExportError(f"onnx: the exporter wrote opset {written}, not the --opset {opset} asked for")
         if not no_simplify:
             proto = _slim(proto)
             onnx.save(proto, str(fp32))
@@ -74,6 +80,10 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
         else:
             raise ExportError(f"onnx: unsupported precision {precision!r}")
     return path
+
+
+def _opset(proto: Any) -> int:
+    return max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
 
 
 def _slim(proto: Any) -> Any:
@@ -151,7 +161,7 @@ def inspect(path: Path) -> GraphInfo:
         input_name=i0.name, input_shape=_dims(i0), input_dtype=_DTYPES.get(i0.type.tensor_type.elem_type, "?"),
         output_name=o0.name, output_shape=_dims(o0), ops=ops, constants=consts,
         metadata={p.key: p.value for p in proto.metadata_props},
-        extra={"opset": max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0),
+        extra={"opset": _opset(proto),
                "nodes": len(g.node), "inputs": len(inputs), "outputs": len(g.output)},
     )
 

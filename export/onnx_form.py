@@ -3,7 +3,7 @@
 `to_onnx_form(static, opset)` takes `to_static`'s result and returns a copy with two swaps. Batch-1 latency of
 these ~60 MFLOP models is set by how many kernels run, not by FLOPs, so each swap removes nodes:
 
-- `GroupedAttention` -> `OnnxAttention` (opset >= 23): q, k, v are split from the fused qkv projection and
+- `GroupedAttention` -> `OnnxAttention` (opset 23-25): q, k, v are split from the fused qkv projection and
   handed as (B, N, heads * d) to ONNX's `Attention` op, which does grouped-query heads natively (`q_num_heads`,
   `kv_num_heads`; query head h reads kv head h // rep, as the model's `repeat_interleave`). One kernel instead of
   the per-head Reshape / Transpose / MatMul / Softmax chain. In PyTorch the op is the custom op
@@ -30,7 +30,9 @@ from torch import nn
 
 from edgevit.export.routing import GroupedAttention, StaticTokenMoE
 
-ATTENTION_OPSET = 23  # the first ONNX opset with the `Attention` op
+# Opsets whose `Attention` schema takes the 3-D q/k/v this form emits: 23 is the first with the op; opset 26's
+# onnxruntime rejects the node (exports there keep the portable attention).
+ATTENTION_OPSETS = range(23, 26)
 
 
 @torch.library.custom_op("edgevit::attention", mutates_args=())
@@ -103,7 +105,7 @@ def _swap(module: nn.Module, fused_attention: bool) -> None:
 def to_onnx_form(static: nn.Module, opset: int) -> nn.Module:
     """A copy of `static` (a `to_static` result) in onnxruntime's form for `opset`; `static` is left as it is."""
     onnx_form = copy.deepcopy(static)
-    _swap(onnx_form, fused_attention=opset >= ATTENTION_OPSET)
+    _swap(onnx_form, fused_attention=opset in ATTENTION_OPSETS)
     return onnx_form
 
 

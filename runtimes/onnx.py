@@ -59,8 +59,8 @@ class OnnxHarness(Harness):
         except Exception as e:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail, ...)
             hint = ""
             if "opset" in str(e).lower() or "ir version" in str(e).lower():
-                hint = (f" (onnxruntime {ort.__version__} may be too old for this file: edgevit's default opset 23"
-                        " needs onnxruntime >= 1.23.1; upgrade it, or export with --opset 18)")
+                hint = (f" (onnxruntime {ort.__version__} may be older than this file's opset: edgevit's default"
+                        " opset 23 needs onnxruntime >= 1.23.1; upgrade onnxruntime, or export with a lower --opset)")
             raise RuntimeHarnessError(f"onnxruntime cannot load {self.model_path}: {one_line(e)}{hint}") from None
         inputs = self._session.get_inputs()
         if len(inputs) != 1:

@@ -54,6 +54,7 @@ def test_unknown_target(capsys, checkpoint_factory, tmp_path):
     (["-t", "onnx", "--layout", "NHWC"], ["onnx does not support --layout NHWC", "--precision fp32|fp16|int8"]),
     (["-t", "executorch", "-p", "fp16"], ["executorch does not support --precision fp16", "fp32|int8"]),
     (["-t", "tflite", "--opset", "17"], ["tflite does not support --opset", "--layout NCHW|NHWC"]),
+    (["-t", "onnx", "--opset", "99"], ["--opset 99 is newer than this onnx package knows"]),
     (["-t", "onnx,coreml", "--image-input"], ["onnx does not support --image-input"]),
     (["-t", "coreml", "-p", "int8", "--quant", "static"], ["coreml does not support --quant static", "linear|palettize"]),
     (["-t", "onnx", "--quant", "static"], ["--quant static needs --precision int8"]),
