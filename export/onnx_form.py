@@ -1,14 +1,14 @@
 """onnxruntime's own export form: one ONNX op wherever onnxruntime has a kernel for a block's whole job.
 
 `to_onnx_form(static, opset)` takes `to_static`'s result and returns a copy with two swaps. Batch-1 latency of
-these ~60 MFLOP models is set by how many kernels run, not by FLOPs, so each swap removes nodes:
+these ~75 MFLOP models depends on how many kernels run as much as on FLOPs, so each swap removes nodes:
 
 - `GroupedAttention` -> `OnnxAttention` (opset 23-25): q, k, v are split from the fused qkv projection and
   handed as (B, N, heads * d) to ONNX's `Attention` op, which does grouped-query heads natively (`q_num_heads`,
   `kv_num_heads`; query head h reads kv head h // rep, as the model's `repeat_interleave`). One kernel instead of
   the per-head Reshape / Transpose / MatMul / Softmax chain. In PyTorch the op is the custom op
   `edgevit::attention`, whose implementation is `GroupedAttention`'s arithmetic, so the module runs (and is
-  equivalence-tested) in eager PyTorch too; `ONNX_TRANSLATIONS` tells the exporter which ONNX op it becomes.
+  equivalence-tested) in eager PyTorch too; `onnx_translations()` tells the exporter which ONNX op it becomes.
   With RoPE the rotation sits between the head split and the product, so that form stays portable.
 - `StaticTokenMoE` -> `TopKTokenMoE` (any opset): `TopK`, `Softmax` over the k values and `ScatterElements` of
   them into dense gates, instead of k argmax rounds with comparison one-hots; and the feed-forward kept on
