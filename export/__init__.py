@@ -5,6 +5,7 @@ Converters (onnx, coremltools, litert-torch, executorch) are imported lazily ins
 
     from edgevit.export.routing import to_static            # module swap: the export form of a model
     from edgevit.export.onnx_form import to_onnx_form       # onnxruntime's own form of it (ONNX Attention, TopK)
+    from edgevit.export.tflite_form import to_tflite_form   # LiteRT's own form (folded norms, fused SwiGLU)
     from edgevit.export.formats import FORMATS              # the targets table
     from edgevit.export.pipeline import ExportRequest, export_checkpoint
     results = export_checkpoint(ExportRequest("runs/x/best", "onnx,tflite", precision="fp32"))

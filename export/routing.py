@@ -222,6 +222,11 @@ class GroupedAttention(nn.Module):
             self.qkv.bias.data.copy_(torch.cat([attn.q.bias * scale, attn.kv.bias]))
         self.proj = attn.proj
 
+    @staticmethod
+    def normalize(scores: torch.Tensor) -> torch.Tensor:
+        """Attention weights from scores, over the keys (the last dim); a target's form may spell it out."""
+        return scores.softmax(dim=-1)
+
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         B, N, C = x.shape
         Hkv, rep, d = self.num_kv_heads, self.rep, self.head_dim
@@ -234,7 +239,7 @@ class GroupedAttention(nn.Module):
         else:  # q was scaled before rotation: rotation is linear, so the scale commutes
             q = apply_rope(q, rope)
             kt = apply_rope(k.permute(0, 2, 1, 3), rope).transpose(-2, -1)
-        attn = (q.reshape(B, Hkv, rep * N, d) @ kt).softmax(dim=-1)  # (B, Hkv, rep*N, N)
+        attn = self.normalize(q.reshape(B, Hkv, rep * N, d) @ kt)  # (B, Hkv, rep*N, N)
         out = (attn @ v).reshape(B, Hkv, rep, N, d).permute(0, 3, 1, 2, 4)  # (B, N, Hkv, rep, d)
         return self.proj(out.reshape(B, N, C))
 

@@ -1,5 +1,7 @@
 """TFLite / LiteRT target: litert-torch conversion, ai-edge-quantizer recipes, the contract in a metadata buffer.
 
+- form: LiteRT's own static form (`tflite_form.to_tflite_form`): norm affines folded into the next linear,
+  SwiGLU's two input projections in one, softmax spelled out in ops XNNPACK runs faster.
 - fp32: `litert_torch.convert(model, (sample,))` (static batch 1; NCHW or, with `--layout NHWC`, an input
   permute the converter folds into the stem).
 - fp16: ai-edge-quantizer `float_casting` (fp16 weights of fully-connected/conv ops, float compute).
@@ -38,7 +40,10 @@ _NP = {0: np.float32, 1: np.float16}
 def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quant: str | None = None,
            calibration: np.ndarray | None = None, info: Any = None) -> Path:
     litert_torch = require("litert_torch", "tflite", "TFLite export")
+    from edgevit.export.tflite_form import to_tflite_form
+
     path = Path(path)
+    model = to_tflite_form(model)
     if precision == "int8" and (quant or "dynamic") in ("dynamic", "weight"):
         from edgevit.export.routing import int8_expert_stacks
 

@@ -1,0 +1,111 @@
+"""LiteRT's own export form: fewer, cheaper XNNPACK ops for the same function.
+
+`to_tflite_form(static)` takes `to_static`'s result and returns a copy with three changes, each measured on
+vit_mlit_xxs (LiteRT fp32, batch 1, 1 thread; `benchmarks/targets.py` reports the result):
+
+- LayerNorm affines move into the linear that reads the norm: W(g*n + b) + c = (W diag g) n + (W b + c). The
+  converter does this itself only where one fully-connected op with a bias reads the norm; elsewhere each
+  LayerNorm kept a MUL and an ADD over every token.
+- `SwiGLU` -> `FusedSwiGLU`: w1 and v stacked into one linear (one GEMM instead of two, as `StaticTokenMoE`'s
+  `w_in`), so the norm before it has a single reader to fold into.
+- `GroupedAttention` -> `LiteRTAttention`: softmax written as exp(s - max s) * (1 / sum): XNNPACK's
+  reduce-max / subtract / exp / sum / multiply ran faster than its SOFTMAX op on the (Hkv, rep*N, N) scores.
+
+The other targets keep the portable form: onnxruntime fuses LayerNorm and attention itself (`onnx_form`), and
+its Split after a stacked matmul costs more than the second GEMM it saves.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgevit.export.routing import GroupedAttention
+from edgevit.models.layers.mlp import Mlp, SwiGLU
+from edgevit.models.vit import Block, VisionTransformer
+
+
+class LiteRTAttention(GroupedAttention):
+    """`GroupedAttention` with the softmax spelled out in ops XNNPACK runs faster than its SOFTMAX."""
+
+    def __init__(self, attn: GroupedAttention) -> None:
+        nn.Module.__init__(self)
+        self.num_heads, self.num_kv_heads, self.head_dim, self.rep = (
+            attn.num_heads, attn.num_kv_heads, attn.head_dim, attn.rep)
+        self.qkv, self.proj = attn.qkv, attn.proj
+
+    @staticmethod
+    def normalize(scores: torch.Tensor) -> torch.Tensor:
+        e = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+        return e * (1.0 / e.sum(dim=-1, keepdim=True))
+
+
+class FusedSwiGLU(nn.Module):
+    """`SwiGLU` with w1 and v in one linear `w_in` (rows: w1, then v): w2(silu(x w1) * (x v))."""
+
+    def __init__(self, ffn: SwiGLU) -> None:
+        super().__init__()
+        self.hidden = ffn.w1.out_features
+        self.w_in = nn.Linear(ffn.w1.in_features, 2 * self.hidden, bias=False)
+        self.w_in.weight.data.copy_(torch.cat([ffn.w1.weight, ffn.v.weight]))
+        self.w2 = ffn.w2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, value = self.w_in(x).split([self.hidden, self.hidden], dim=-1)
+        return self.w2(F.silu(gate) * value)
+
+
+def fold_norm_affine(norm: nn.LayerNorm, linear: nn.Linear) -> None:
+    """Move `norm`'s elementwise affine into `linear`, the only reader of its output (in place)."""
+    if not norm.elementwise_affine:
+        return
+    gain = norm.weight.detach()
+    shift = norm.bias.detach() if norm.bias is not None else torch.zeros_like(gain)
+    weight = linear.weight.detach()
+    bias = weight @ shift + (linear.bias.detach() if linear.bias is not None else 0.0)
+    linear.weight = nn.Parameter(weight * gain, requires_grad=False)
+    linear.bias = nn.Parameter(bias, requires_grad=False)
+    norm.elementwise_affine, norm.weight, norm.bias = False, None, None
+
+
+def _ffn_input(ffn: nn.Module) -> nn.Linear | None:
+    """The single linear that reads a dense feed-forward's input, where it has one.
+
+    Not `StaticTokenMoE.w_in`: folding changes the expert weights validation finds in the file by value, and
+    gained nothing measurable on mmoe_vit_xxs (its w_in has no bias and the converter leaves the affine in
+    place, but the two ops cost under 1%).
+    """
+    if isinstance(ffn, FusedSwiGLU):
+        return ffn.w_in
+    if isinstance(ffn, Mlp):
+        return ffn.fc1
+    return None
+
+
+def _swap(module: nn.Module) -> None:
+    for name, child in list(module.named_children()):
+        if type(child) is GroupedAttention:
+            setattr(module, name, LiteRTAttention(child))
+        elif isinstance(child, SwiGLU):
+            setattr(module, name, FusedSwiGLU(child))
+        else:
+            _swap(child)
+
+
+def to_tflite_form(static: nn.Module) -> nn.Module:
+    """A copy of `static` (a `to_static` result) in LiteRT's form; `static` is left as it is."""
+    form = copy.deepcopy(static)
+    _swap(form)
+    for m in form.modules():
+        if isinstance(m, Block):
+            if isinstance(m.attn, GroupedAttention):
+                fold_norm_affine(m.norm1, m.attn.qkv)
+            reader = _ffn_input(m.ffn)
+            if reader is not None:
+                fold_norm_affine(m.norm2, reader)
+        elif isinstance(m, VisionTransformer):  # pooling (class token or mean) commutes with the affine
+            fold_norm_affine(m.norm, m.head)
+    return form

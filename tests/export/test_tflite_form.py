@@ -1,0 +1,112 @@
+"""LiteRT's export form: the same function as eager PyTorch, in PyTorch and in LiteRT, with the affines folded."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from export_testlib import make_model
+from test_routing import VARIANTS
+from torch import nn
+
+from edgevit.export import tflite as tflite_target
+from edgevit.export.routing import GroupedAttention, to_static
+from edgevit.export.tflite_form import FusedSwiGLU, LiteRTAttention, fold_norm_affine, to_tflite_form
+from edgevit.models.layers.mlp import SwiGLU
+
+
+def _inputs(model, n, seed=0):
+    c = model.config
+    return torch.randn(n, c.in_chans, c.img_size, c.img_size, generator=torch.Generator().manual_seed(seed))
+
+
+def _random_norms(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every LayerNorm a non-trivial affine (a fresh model's is 1 and 0, which a wrong fold would pass)."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.LayerNorm) and m.elementwise_affine:
+            m.weight.data = 1 + 0.5 * torch.randn(m.weight.shape, generator=g)
+            m.bias.data = 0.5 * torch.randn(m.bias.shape, generator=g)
+    return model
+
+
+@pytest.mark.parametrize("name,extra", [("mmoe_vit_test", {}), ("mobile_vmoe_test", {}), ("vit_test", {}),
+                                        ("vit_test", {"mlp_kind": "swiglu"})],
+                         ids=["mmoe", "mobile_vmoe", "vit", "vit-swiglu"])
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(f"{k}={x}" for k, x in v.items()) or "default")
+def test_tflite_form_equals_eval_in_pytorch(name, extra, variant):
+    model = _random_norms(make_model(name, **extra, **variant))
+    form = to_tflite_form(to_static(model))
+    x = _inputs(model, 16, seed=3)
+    with torch.no_grad():
+        assert float((model(x) - form(x)).abs().max()) < 1e-4
+    softmax = variant.get("attention", "softmax") == "softmax"
+    assert any(isinstance(m, LiteRTAttention) for m in form.modules()) == softmax
+    assert not any(type(m) is GroupedAttention or isinstance(m, SwiGLU) for m in form.modules())
+    assert any(isinstance(m, FusedSwiGLU) for m in form.modules()) == (extra.get("mlp_kind") == "swiglu")
+    norms = [m for m in form.modules() if isinstance(m, nn.LayerNorm)]
+    folded = [m for m in norms if not m.elementwise_affine]
+    # each block's norm before a softmax attention and before a dense feed-forward, and the final norm
+    blocks = len(model.blocks)
+    dense_ffn = sum(1 for b in model.blocks if type(b.ffn).__name__ in ("Mlp", "SwiGLU"))
+    assert len(folded) == blocks * softmax + dense_ffn + 1
+
+
+def test_tflite_form_leaves_the_static_model_alone():
+    static = to_static(_random_norms(make_model("vit_test", mlp_kind="swiglu")))
+    before = {k: v.clone() for k, v in static.state_dict().items()}
+    to_tflite_form(static)
+    after = static.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert any(type(m) is GroupedAttention for m in static.modules())
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fold_norm_affine_is_the_same_function(bias):
+    g = torch.Generator().manual_seed(7)
+    norm = _random_norms(nn.LayerNorm(12), seed=1)
+    linear = nn.Linear(12, 5, bias=bias)
+    x = torch.randn(4, 3, 12, generator=g)
+    with torch.no_grad():
+        ref = linear(norm(x))
+        fold_norm_affine(norm, linear)
+        assert not norm.elementwise_affine and linear.bias is not None
+        assert torch.allclose(linear(norm(x)), ref, atol=1e-5)
+        fold_norm_affine(norm, linear)  # a second fold is a no-op
+        assert torch.allclose(linear(norm(x)), ref, atol=1e-5)
+
+
+def test_litert_attention_weights_are_a_softmax():
+    scores = torch.randn(2, 3, 10, 7, generator=torch.Generator().manual_seed(2)) * 30
+    assert torch.allclose(LiteRTAttention.normalize(scores), scores.softmax(-1), atol=1e-6)
+
+
+def _ops(path) -> Counter:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Counter(op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details())
+
+
+def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = _random_norms(make_model("vit_test", mlp_kind="swiglu", num_kv_heads=2))
+    x = _inputs(model, 4, seed=5)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    path = tflite_target.export(to_static(model), x[:1], tmp_path / "m.tflite")
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    got = []
+    for i in range(len(x)):
+        it.set_tensor(inp, x[i:i + 1].numpy())
+        it.invoke()
+        got.append(it.get_tensor(out))
+    assert np.abs(np.concatenate(got) - ref).max() < 1e-4
+    ops = _ops(path)
+    blocks = len(model.blocks)
+    assert ops["SOFTMAX"] == 0 and ops["EXP"] == blocks
+    assert ops["FULLY_CONNECTED"] == 4 * blocks + 1  # qkv, proj, w1|v, w2 per block; the head
