@@ -59,12 +59,6 @@ def _(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_heads: int, num_kv_
 class OnnxAttention(GroupedAttention):
     """`GroupedAttention` whose core is one `edgevit::attention` call (ONNX `Attention`, 3-D inputs)."""
 
-    def __init__(self, attn: GroupedAttention) -> None:
-        nn.Module.__init__(self)
-        self.num_heads, self.num_kv_heads, self.head_dim, self.rep = (
-            attn.num_heads, attn.num_kv_heads, attn.head_dim, attn.rep)
-        self.qkv, self.proj = attn.qkv, attn.proj
-
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         if rope is not None:
             return super().forward(x, rope)
@@ -97,7 +91,7 @@ def _swap(module: nn.Module, fused_attention: bool) -> None:
         if isinstance(child, StaticTokenMoE):
             setattr(module, name, TopKTokenMoE(child))
         elif fused_attention and type(child) is GroupedAttention:
-            setattr(module, name, OnnxAttention(child))
+            setattr(module, name, OnnxAttention.sharing(child))
         else:
             _swap(child, fused_attention)
 

@@ -222,6 +222,16 @@ class GroupedAttention(nn.Module):
             self.qkv.bias.data.copy_(torch.cat([attn.q.bias * scale, attn.kv.bias]))
         self.proj = attn.proj
 
+    @classmethod
+    def sharing(cls, attn: GroupedAttention) -> GroupedAttention:
+        """A `cls` (a target form's subclass) with `attn`'s head layout and the very same projections."""
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        new.num_heads, new.num_kv_heads, new.head_dim, new.rep = (
+            attn.num_heads, attn.num_kv_heads, attn.head_dim, attn.rep)
+        new.qkv, new.proj = attn.qkv, attn.proj
+        return new
+
     @staticmethod
     def normalize(scores: torch.Tensor) -> torch.Tensor:
         """Attention weights from scores, over the keys (the last dim); a target's form may spell it out."""

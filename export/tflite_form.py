@@ -31,12 +31,6 @@ from edgevit.models.vit import Block, VisionTransformer
 class LiteRTAttention(GroupedAttention):
     """`GroupedAttention` with the softmax spelled out in ops XNNPACK runs faster than its SOFTMAX."""
 
-    def __init__(self, attn: GroupedAttention) -> None:
-        nn.Module.__init__(self)
-        self.num_heads, self.num_kv_heads, self.head_dim, self.rep = (
-            attn.num_heads, attn.num_kv_heads, attn.head_dim, attn.rep)
-        self.qkv, self.proj = attn.qkv, attn.proj
-
     @staticmethod
     def normalize(scores: torch.Tensor) -> torch.Tensor:
         e = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
@@ -88,7 +82,7 @@ def _ffn_input(ffn: nn.Module) -> nn.Linear | None:
 def _swap(module: nn.Module) -> None:
     for name, child in list(module.named_children()):
         if type(child) is GroupedAttention:
-            setattr(module, name, LiteRTAttention(child))
+            setattr(module, name, LiteRTAttention.sharing(child))
         elif isinstance(child, SwiGLU):
             setattr(module, name, FusedSwiGLU(child))
         else:
