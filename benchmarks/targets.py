@@ -5,9 +5,9 @@ For each checkpoint (default: the flagship mmoe_vit_xxs and its dense twin vit_m
 int8 static (calibrated on real train images) with `edgevit export`, then load every artifact and torch eager
 side by side in this one process, single-threaded, and time them interleaved: `--rounds` rounds, each timing
 every artifact `--runs` times at batch 1; a row's latency is the median over rounds of each round's p50. Timing
-on a shared machine drifts (±2x here), so a ratio is the median of per-round ratios (two numbers from one round). Accuracy is
-top-1 on the test split (`--test-images`, default all). The flagship's ONNX node count, its batch-64 ORT
-throughput as a share of the single-thread sgemm peak (`peak.py`) are measured in the same run.
+on a shared machine drifts (±2x here), so a ratio is the median of per-round ratios (two numbers from one
+round). Accuracy is top-1 on the test split (`--test-images`, default all). The flagship's ONNX node count,
+its batch-64 ORT throughput as a share of the single-thread sgemm peak (`peak.py`) are measured in the same run.
 
     python benchmarks/targets.py --data fashion-mnist
     python benchmarks/targets.py --checkpoint mmoe_vit_xxs=runs/x/best --checkpoint vit_mlit_xxs=runs/y/best
@@ -185,20 +185,11 @@ def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
         lat, acc, m = r["latency"], r["top1"], r["label"]
         p = {k: v["p50_ms"] for k, v in lat.items()}
 
-        def ratio(num: str, den: str) -> tuple[float, str]:
-            """num/den paired round by round (both timed in the same round), its median and middle half.
-
-            The machine switches between fast and slow phases within a run; a ratio of the two medians
-            can pair one artifact's fast rounds with the other's slow ones, a per-round ratio cannot.
-            """
-            ratios = np.asarray(lat[num]["rounds_ms"]) / np.asarray(lat[den]["rounds_ms"])
-            lo, hi = np.percentile(ratios, [25, 75])
-            return float(np.median(ratios)), f"{p[num]:.3f} / {p[den]:.3f} ms; per round {lo:.2f}-{hi:.2f}"
         for rt in ("onnx", "tflite"):
             for scheme in ("static", "dynamic"):
                 k = f"{rt}-int8-{scheme}"
                 if k in p and f"{rt}-fp32" in p:
-                    s, note = ratio(f"{rt}-fp32", k)
+                    s, note = paired_ratio(lat, f"{rt}-fp32", k)
                     add(f"{m}: {rt} int8 {scheme} speed-up vs {rt} fp32", s, ">= 1.5x", s >= 1.5, note)
                     loss = 100 * (acc[f"{rt}-fp32"] - acc[k])
                     add(f"{m}: {rt} int8 {scheme} top-1 loss", loss, "<= 1.0 pt", loss <= 1.0,
@@ -218,10 +209,10 @@ def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
                 f"{dyn['matmul_us'] / 1e3:.3f} ms int8 (quantizing activations included) vs "
                 f"{prof['matmul_us'] / 1e3:.3f} ms fp32")
         if "tflite-fp32" in p and "onnx-fp32" in p:
-            s, note = ratio("tflite-fp32", "onnx-fp32")
+            s, note = paired_ratio(lat, "tflite-fp32", "onnx-fp32")
             add(f"{m}: LiteRT fp32 / ORT fp32", s, "<= 1.0x", s <= 1.0, note)
         if m.startswith(FLAGSHIP) and "onnx-fp32" in p:
-            s, note = ratio("onnx-fp32", "torch")
+            s, note = paired_ratio(lat, "onnx-fp32", "torch")
             add(f"{m}: ORT fp32 / torch eager (batch 1)", s, "<= 0.3x", s <= 0.3, note)
             if r.get("onnx_fp32_b64_ms"):
                 g = flops[m] * 64 / (r["onnx_fp32_b64_ms"] / 1e3) / 1e9
@@ -246,6 +237,19 @@ def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
     return out
 
 
+def paired_ratio(lat: dict, num: str, den: str) -> tuple[float, str]:
+    """num/den paired round by round (both timed in the same round): its median, and a note with the two
+    latencies and the ratio's middle half.
+
+    The machine switches between fast and slow phases within a run; a ratio of the two medians can pair one
+    artifact's fast rounds with the other's slow ones, a per-round ratio cannot.
+    """
+    ratios = np.asarray(lat[num]["rounds_ms"]) / np.asarray(lat[den]["rounds_ms"])
+    lo, hi = np.percentile(ratios, [25, 75])
+    note = f"{lat[num]['p50_ms']:.3f} / {lat[den]['p50_ms']:.3f} ms; per round {lo:.2f}-{hi:.2f}"
+    return float(np.median(ratios)), note
+
+
 def _top_ops(prof: dict, n: int) -> str:
     other = [(k, v) for k, v in prof["per_op_us"].items() if k not in MATMUL_OPS][:n]
     return ", ".join(f"{k} {v / 1e3:.2f} ms" for k, v in other)
@@ -262,8 +266,8 @@ def write_md(result: dict, path: Path) -> str:
         for k, v in r["latency"].items():
             lat_rows.append([r["label"], k, f"{v['p50_ms']:.3f}", f"{100 * r['top1'][k]:.2f}"])
     text += (f"\nbatch 1, 1 thread, median over {meta['rounds']} interleaved rounds of each round's p50 of "
-             f"{meta['runs']} runs (a ratio: the median of the per-round ratios); top-1 on {result['models'][0]['test_images'] if result['models'] else 0} test "
-             f"images. {meta['machine']}; {meta['date']}"
+             f"{meta['runs']} runs (a ratio: the median of the per-round ratios); top-1 on "
+             f"{result['models'][0]['test_images'] if result['models'] else 0} test images. {meta['machine']}; {meta['date']}"
              + (f"; load average {meta['load'][0]:.1f} at the start, {meta['load'][1]:.1f} at the end"
                 if meta.get("load") else "")
              + ". Read ratios, not absolute times: the machine is shared.\n\n"

@@ -1,7 +1,8 @@
 """LiteRT's own export form: fewer, cheaper XNNPACK ops for the same function.
 
-`to_tflite_form(static)` takes `to_static`'s result and returns a copy with three changes, each measured on
-vit_mlit_xxs (LiteRT fp32, batch 1, 1 thread; `benchmarks/targets.py` reports the result):
+`to_tflite_form(static)` takes `to_static`'s result and returns a copy with three changes, found by ablation on
+vit_mlit_xxs (LiteRT fp32, batch 1, 1 thread), where the attention core took 36% of the run and its SOFTMAX
+alone 20% (`benchmarks/results/findings.md` has the effect per model):
 
 - LayerNorm affines move into the linear that reads the norm: W(g*n + b) + c = (W diag g) n + (W b + c). The
   converter does this itself only where one fully-connected op with a bias reads the norm; elsewhere each
@@ -11,8 +12,8 @@ vit_mlit_xxs (LiteRT fp32, batch 1, 1 thread; `benchmarks/targets.py` reports th
 - `GroupedAttention` -> `LiteRTAttention`: softmax written as exp(s - max s) * (1 / sum): XNNPACK's
   reduce-max / subtract / exp / sum / multiply ran faster than its SOFTMAX op on the (Hkv, rep*N, N) scores.
 
-The other targets keep the portable form: onnxruntime fuses LayerNorm and attention itself (`onnx_form`), and
-its Split after a stacked matmul costs more than the second GEMM it saves.
+The other targets keep the portable form (onnxruntime has its own, `onnx_form`; ExecuTorch's and Core ML's
+converters were not measured with this one). MoE weights are left as they are (see `_ffn_input`).
 """
 
 from __future__ import annotations
