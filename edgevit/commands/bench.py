@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 RUNTIME_HELP = "onnx | tflite | coreml | executorch | torch (repeatable; default: each artifact's own runtime)"
 
@@ -68,9 +69,40 @@ def _load_eval_set(spec: str, limit: int | None):
     return load_eval_set(spec, limit)
 
 
+class _BenchGroup(TyperGroup):
+    """`edgevit bench PATH...` reads as `edgevit bench --artifact PATH...`.
+
+    A group takes a positional word as a subcommand name, so a path (where no subcommand has that name and
+    no option is waiting for its value) is rewritten into `--artifact PATH` before click parses the line.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        takes_value = {name for p in self.params if p.param_type_name == "option"
+                       and not getattr(p, "is_flag", False) and not getattr(p, "count", False) for name in p.opts}
+        out: list[str] = []
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if word == "--" or (not word.startswith("-") and word in self.commands and not out):
+                out += args[i:]  # the rest belongs to a subcommand (or is positional after `--`)
+                break
+            if word.startswith("-"):
+                out.append(word)
+                if word in takes_value and i + 1 < len(args):
+                    out.append(args[i + 1])
+                    i += 1
+            else:
+                out += ["--artifact", word]
+            i += 1
+        return super().parse_args(ctx, out)
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        return ["[OPTIONS] [ARTIFACT]...", "| report [OPTIONS] PATHS..."]
+
+
 def register(app: typer.Typer) -> None:
     bench_app = typer.Typer(help="Benchmark exported artifacts (and merge results with `bench report`).",
-                            invoke_without_command=True, no_args_is_help=False)
+                            invoke_without_command=True, no_args_is_help=False, cls=_BenchGroup)
 
     @bench_app.callback(invoke_without_command=True)
     def bench(
@@ -102,8 +134,8 @@ def register(app: typer.Typer) -> None:
         isolate: bool = typer.Option(True, "--isolate/--no-isolate", help="Run each bench in a child process."),
         timeout: float = typer.Option(900.0, help="Seconds before a bench child is stopped."),
     ) -> None:
-        """Bench artifacts: edgevit bench --artifact PATH [--runtime R] [--threads N] [--runs N] [--batch N]
-        [--data SPEC] [--json] [--out DIR] [--device ssh://user@host | adb:SERIAL]."""
+        """Bench artifacts: edgevit bench PATH... (or --artifact PATH) [--runtime R] [--threads N] [--runs N]
+        [--batch N] [--data SPEC] [--json] [--out DIR] [--device ssh://user@host | adb:SERIAL]."""
         if ctx.invoked_subcommand is not None:
             return
         from rich.text import Text

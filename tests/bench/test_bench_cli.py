@@ -35,6 +35,18 @@ def test_bench_two_runtimes_json_and_files(artifacts: Path, tmp_path: Path) -> N
     assert f"| {MODEL} | — | onnx | onnx 1.31" in (out / "report.md").read_text()
 
 
+def test_bench_takes_artifacts_as_plain_paths_between_options(artifacts: Path, tmp_path: Path) -> None:
+    """`edgevit bench PATH ...` as `--artifact PATH ...`: an option's value is never taken for a path."""
+    p = edgevit(["bench", str(artifacts / "onnx"), *FAST, str(artifacts / "tflite"), "--out", str(tmp_path / "o"),
+                 "--json"])
+    assert p.returncode == 0, p.stderr
+    rs = json.loads(p.stdout)
+    assert [r["runtime"]["name"] for r in rs] == ["onnx", "tflite"]
+    assert all(r["latency_ms"]["runs"] == 5 and r["runtime"]["threads"] == 1 for r in rs)
+    missing = edgevit(["bench", str(tmp_path / "nowhere"), *FAST])
+    assert missing.returncode == 1 and missing.stderr.startswith("error:") and "nowhere" in missing.stderr
+
+
 def test_bench_table_with_torch_reference(artifacts: Path, tmp_path: Path) -> None:
     env = child_env()
     p = edgevit(["bench", "--artifact", str(artifacts), "--runtime", "onnx", "--runtime", "tflite", "--runtime",
