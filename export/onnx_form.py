@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgevit.export.routing import GroupedAttention, StaticTokenMoE
+from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form
 
 # Opsets whose `Attention` schema takes the 3-D q/k/v this form emits: 23 is the first with the op; opset 26's
 # onnxruntime rejects the node (exports there keep the portable attention).
@@ -91,7 +91,7 @@ def _swap(module: nn.Module, fused_attention: bool) -> None:
         if isinstance(child, StaticTokenMoE):
             setattr(module, name, TopKTokenMoE(child))
         elif fused_attention and type(child) is GroupedAttention:
-            setattr(module, name, OnnxAttention.sharing(child))
+            setattr(module, name, as_form(child, OnnxAttention))
         else:
             _swap(child, fused_attention)
 

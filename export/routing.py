@@ -32,6 +32,7 @@ eager PyTorch; trained routers have no exact ties.
 from __future__ import annotations
 
 import copy
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,8 @@ from edgevit.export.formats import ROUTINGS
 from edgevit.models.layers.attention import Attention
 from edgevit.models.layers.embeddings import apply_rope
 from edgevit.models.layers.moe import PerImageExperts, PerImageRouter, SharedSwiGLUMoE
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def argmax_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -96,6 +99,10 @@ class StaticTokenMoE(nn.Module):
         self.w_in.weight.data.copy_(torch.cat(weights))
         self.w2 = moe.w2
 
+    def expert_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        """(T, E) 1.0 on each token's top-k experts (ties to the lowest index), 0.0 elsewhere."""
+        return topk_mask(logits, self.top_k).to(logits.dtype)
+
     def expert_weights(self) -> torch.Tensor:
         """All W_e as (E, hidden, D), sliced out of `w_in`."""
         E = self.splits[0]
@@ -105,7 +112,7 @@ class StaticTokenMoE(nn.Module):
         B, N, D = x.shape
         flat = x.reshape(B * N, D)
         logits, u, vx = self.w_in(flat).split(self.splits, dim=-1)  # (T, E), (T, E*hidden), (T, hidden)
-        e = torch.exp(logits - logits.amax(dim=-1, keepdim=True)) * topk_mask(logits, self.top_k).to(logits.dtype)
+        e = torch.exp(logits - logits.amax(dim=-1, keepdim=True)) * self.expert_mask(logits)
         gates = e / e.sum(dim=-1, keepdim=True)  # (T, E) dense, k non-zeros
         h = F.silu(u).view(B * N, self.num_experts, self.hidden)
         mixed = (gates.unsqueeze(-1) * h).sum(1)
@@ -222,16 +229,6 @@ class GroupedAttention(nn.Module):
             self.qkv.bias.data.copy_(torch.cat([attn.q.bias * scale, attn.kv.bias]))
         self.proj = attn.proj
 
-    @classmethod
-    def sharing(cls, attn: GroupedAttention) -> GroupedAttention:
-        """A `cls` (a target form's subclass) with `attn`'s head layout and the very same projections."""
-        new = cls.__new__(cls)
-        nn.Module.__init__(new)
-        new.num_heads, new.num_kv_heads, new.head_dim, new.rep = (
-            attn.num_heads, attn.num_kv_heads, attn.head_dim, attn.rep)
-        new.qkv, new.proj = attn.qkv, attn.proj
-        return new
-
     @staticmethod
     def normalize(scores: torch.Tensor) -> torch.Tensor:
         """Attention weights from scores, over the keys (the last dim); a target's form may spell it out."""
@@ -293,6 +290,18 @@ def _swap(model: nn.Module, routing: str) -> int:
         else:
             swapped += _swap(child, routing)
     return swapped
+
+
+def as_form(module: M, form: type[M]) -> M:
+    """`module` as a target form's subclass of its type: the same submodules, parameters and settings, the
+    subclass's forward (a runtime's own way of computing the same function)."""
+    if not issubclass(form, type(module)):
+        raise TypeError(f"{form.__name__} is not a form of {type(module).__name__}")
+    new = form.__new__(form)
+    new.__dict__.update(module.__dict__)
+    new._parameters, new._buffers, new._modules = (
+        dict(module._parameters), dict(module._buffers), dict(module._modules))
+    return new
 
 
 def to_static(model: nn.Module, routing: str = "static") -> nn.Module:

@@ -1,8 +1,9 @@
 """LiteRT's own export form: fewer, cheaper XNNPACK ops for the same function.
 
-`to_tflite_form(static)` takes `to_static`'s result and returns a copy with three changes, found by ablation on
+`to_tflite_form(static)` takes `to_static`'s result and returns a copy with four changes, found by ablation on
 vit_mlit_xxs (LiteRT fp32, batch 1, 1 thread), where the attention core took 36% of the run and its SOFTMAX
-alone 20% (`benchmarks/results/findings.md` has the effect per model):
+alone 20%, and on mmoe_vit_xxs, whose argmax rounds split the graph into 10 XNNPACK partitions
+(`benchmarks/results/findings.md` has the effect per model):
 
 - LayerNorm affines move into the linear that reads the norm: W(g*n + b) + c = (W diag g) n + (W b + c). The
   converter does this itself only where one fully-connected op with a bias reads the norm; elsewhere each
@@ -11,6 +12,8 @@ alone 20% (`benchmarks/results/findings.md` has the effect per model):
   `w_in`), so the norm before it has a single reader to fold into.
 - `GroupedAttention` -> `LiteRTAttention`: softmax written as exp(s - max s) * (1 / sum): XNNPACK's
   reduce-max / subtract / exp / sum / multiply ran faster than its SOFTMAX op on the (Hkv, rep*N, N) scores.
+- `StaticTokenMoE` -> `LiteRTTokenMoE`: the top-k mask from each expert's rank, in subtractions, CEIL and
+  sums (`rank_topk_mask`), where ARG_MAX / ONE_HOT / SELECT ran in TFLite's own kernels between partitions.
 
 The other targets keep the portable form (onnxruntime has its own, `onnx_form`; ExecuTorch's and Core ML's
 converters were not measured with this one). MoE weights are left as they are (see `_ffn_input`).
@@ -24,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgevit.export.routing import GroupedAttention
+from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form
 from edgevit.models.layers.mlp import Mlp, SwiGLU
 from edgevit.models.vit import Block, VisionTransformer
 
@@ -36,6 +39,35 @@ class LiteRTAttention(GroupedAttention):
     def normalize(scores: torch.Tensor) -> torch.Tensor:
         e = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
         return e * (1.0 / e.sum(dim=-1, keepdim=True))
+
+
+def _positive(x: torch.Tensor) -> torch.Tensor:
+    """1.0 where x > 0, else 0.0, exactly for finite x: ceil takes any positive float to >= 1 (RELU, CEIL and
+    MINIMUM all run in XNNPACK; clamp(0, 1) would lower to RELU_0_TO_1, which does not)."""
+    return torch.ceil(F.relu(x)).clamp(max=1.0)
+
+
+def rank_topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """(..., E) 1.0 on the k largest scores, ties to the lowest index (as eval's `ordered_topk`), 0.0 elsewhere,
+    in arithmetic XNNPACK runs: no comparison, argmax or one-hot, which TFLite runs outside the delegate.
+
+    Score e is chosen when fewer than k experts come before it: rank_e = #{j: s_j > s_e} + #{j < e: s_j == s_e}.
+    Exact for finite scores (router logits are): the difference of two distinct floats is never 0, and one
+    that overflows to inf still reads as greater.
+    """
+    E = scores.shape[-1]
+    diff = scores.unsqueeze(-2) - scores.unsqueeze(-1)  # (..., e, j): s_j - s_e
+    # [e, j] = 1 where j < e, written out as a constant (`tril` would lower to run-time SELECT_V2 ops)
+    before = torch.tensor([[float(j < e) for j in range(E)] for e in range(E)], dtype=scores.dtype)
+    rank = (_positive(diff) + (1.0 - _positive(diff.abs())) * before).sum(-1)  # (..., E): whole numbers
+    return _positive(k - rank)
+
+
+class LiteRTTokenMoE(StaticTokenMoE):
+    """`StaticTokenMoE` whose top-k mask is `rank_topk_mask`: the whole router stays in one XNNPACK partition."""
+
+    def expert_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        return rank_topk_mask(logits, self.top_k)
 
 
 class FusedSwiGLU(nn.Module):
@@ -83,7 +115,9 @@ def _ffn_input(ffn: nn.Module) -> nn.Linear | None:
 def _swap(module: nn.Module) -> None:
     for name, child in list(module.named_children()):
         if type(child) is GroupedAttention:
-            setattr(module, name, LiteRTAttention.sharing(child))
+            setattr(module, name, as_form(child, LiteRTAttention))
+        elif type(child) is StaticTokenMoE:
+            setattr(module, name, as_form(child, LiteRTTokenMoE))
         elif isinstance(child, SwiGLU):
             setattr(module, name, FusedSwiGLU(child))
         else:

@@ -12,9 +12,17 @@ from test_routing import VARIANTS
 from torch import nn
 
 from edgevit.export import tflite as tflite_target
-from edgevit.export.routing import GroupedAttention, to_static
-from edgevit.export.tflite_form import FusedSwiGLU, LiteRTAttention, fold_norm_affine, to_tflite_form
+from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form, to_static, topk_mask
+from edgevit.export.tflite_form import (
+    FusedSwiGLU,
+    LiteRTAttention,
+    LiteRTTokenMoE,
+    fold_norm_affine,
+    rank_topk_mask,
+    to_tflite_form,
+)
 from edgevit.models.layers.mlp import SwiGLU
+from edgevit.models.layers.moe import ordered_topk
 
 
 def _inputs(model, n, seed=0):
@@ -46,6 +54,8 @@ def test_tflite_form_equals_eval_in_pytorch(name, extra, variant):
     assert any(isinstance(m, LiteRTAttention) for m in form.modules()) == softmax
     assert not any(type(m) is GroupedAttention or isinstance(m, SwiGLU) for m in form.modules())
     assert any(isinstance(m, FusedSwiGLU) for m in form.modules()) == (extra.get("mlp_kind") == "swiglu")
+    assert not any(type(m) is StaticTokenMoE for m in form.modules())
+    assert any(isinstance(m, LiteRTTokenMoE) for m in form.modules()) == (name == "mmoe_vit_test")
     norms = [m for m in form.modules() if isinstance(m, nn.LayerNorm)]
     folded = [m for m in norms if not m.elementwise_affine]
     # each block's norm before a softmax attention and before a dense feed-forward, and the final norm
@@ -78,6 +88,34 @@ def test_fold_norm_affine_is_the_same_function(bias):
         assert torch.allclose(linear(norm(x)), ref, atol=1e-5)
 
 
+@pytest.mark.parametrize("experts", [2, 3, 4, 8])
+def test_rank_topk_mask_is_eval_top_k_with_ties_to_the_lowest_index(experts):
+    g = torch.Generator().manual_seed(experts)
+    s = torch.randn(600, experts, generator=g)
+    s[:100] = torch.round(s[:100])  # many exact ties
+    s[100:150, 1] = s[100:150, 0]
+    s[150:200, 1] = torch.nextafter(s[150:200, 0], torch.tensor(float("inf")))  # one ulp apart
+    s[200:210] = 0.0  # an untrained router: all tied
+    s[210:220] = 1e-40 * torch.randint(0, 3, (10, experts), generator=g)  # subnormal differences
+    s[220:230] *= 1e6
+    for k in range(1, experts + 1):
+        mask = rank_topk_mask(s, k)
+        _, idx = ordered_topk(s, k)
+        assert torch.equal(mask, torch.zeros_like(s).scatter(-1, idx, 1.0)), k
+        assert torch.equal(mask, topk_mask(s, k).to(s.dtype)), k
+
+
+def test_as_form_shares_everything_but_the_class():
+    static = to_static(make_model("mmoe_vit_test"))
+    moe = next(m for m in static.modules() if type(m) is StaticTokenMoE)
+    form = as_form(moe, LiteRTTokenMoE)
+    assert type(form) is LiteRTTokenMoE and form.w_in is moe.w_in and form.top_k == moe.top_k
+    form.extra = nn.Identity()  # a module added to the form is not added to the original
+    assert "extra" not in moe._modules
+    with pytest.raises(TypeError, match="not a form of"):
+        as_form(moe, LiteRTAttention)
+
+
 def test_litert_attention_weights_are_a_softmax():
     scores = torch.randn(2, 3, 10, 7, generator=torch.Generator().manual_seed(2)) * 30
     assert torch.allclose(LiteRTAttention.normalize(scores), scores.softmax(-1), atol=1e-6)
@@ -89,14 +127,9 @@ def _ops(path) -> Counter:
     return Counter(op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details())
 
 
-def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tmp_path):
+def _litert_outputs(path, x: torch.Tensor) -> np.ndarray:
     from ai_edge_litert.interpreter import Interpreter
 
-    model = _random_norms(make_model("vit_test", mlp_kind="swiglu", num_kv_heads=2))
-    x = _inputs(model, 4, seed=5)
-    with torch.no_grad():
-        ref = model(x).numpy()
-    path = tflite_target.export(to_static(model), x[:1], tmp_path / "m.tflite")
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
     inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
@@ -105,8 +138,30 @@ def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tm
         it.set_tensor(inp, x[i:i + 1].numpy())
         it.invoke()
         got.append(it.get_tensor(out))
-    assert np.abs(np.concatenate(got) - ref).max() < 1e-4
+    return np.concatenate(got)
+
+
+def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tmp_path):
+    model = _random_norms(make_model("vit_test", mlp_kind="swiglu", num_kv_heads=2))
+    x = _inputs(model, 4, seed=5)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    path = tflite_target.export(to_static(model), x[:1], tmp_path / "m.tflite")
+    assert np.abs(_litert_outputs(path, x) - ref).max() < 1e-4
     ops = _ops(path)
     blocks = len(model.blocks)
     assert ops["SOFTMAX"] == 0 and ops["EXP"] == blocks
     assert ops["FULLY_CONNECTED"] == 4 * blocks + 1  # qkv, proj, w1|v, w2 per block; the head
+
+
+def test_litert_runs_the_token_router_in_one_xnnpack_partition(tmp_path):
+    """The flagship's top-k mask in arithmetic: no ARG_MAX / ONE_HOT left to TFLite, the same routing as eager."""
+    model = make_model("mmoe_vit_test")
+    x = _inputs(model, 16, seed=6)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    path = tflite_target.export(to_static(model), x[:1], tmp_path / "m.tflite")
+    assert np.abs(_litert_outputs(path, x) - ref).max() < 1e-4
+    ops = _ops(path)
+    assert ops["ARG_MAX"] == ops["ONE_HOT"] == ops["SELECT_V2"] == 0 and ops["CEIL"] > 0
+    assert tflite_target.xnnpack_partitions(path)["partitions"] == 1
