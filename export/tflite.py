@@ -1,7 +1,7 @@
 """TFLite / LiteRT target: litert-torch conversion, ai-edge-quantizer recipes, the contract in a metadata buffer.
 
 - form: LiteRT's own static form (`tflite_form.to_tflite_form`): norm affines folded into the next linear,
-  SwiGLU's two input projections in one, softmax spelled out in ops XNNPACK runs faster.
+  SwiGLU's two input projections in one, softmax and the token router's top-k mask in ops XNNPACK runs.
 - fp32: `litert_torch.convert(model, (sample,))` (static batch 1; NCHW or, with `--layout NHWC`, an input
   permute the converter folds into the stem).
 - fp16: ai-edge-quantizer `float_casting` (fp16 weights of fully-connected/conv ops, float compute).

@@ -58,7 +58,8 @@ def rank_topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     E = scores.shape[-1]
     diff = scores.unsqueeze(-2) - scores.unsqueeze(-1)  # (..., e, j): s_j - s_e
     # [e, j] = 1 where j < e, written out as a constant (`tril` would lower to run-time SELECT_V2 ops)
-    before = torch.tensor([[float(j < e) for j in range(E)] for e in range(E)], dtype=scores.dtype)
+    before = torch.tensor([[float(j < e) for j in range(E)] for e in range(E)], dtype=scores.dtype,
+                          device=scores.device)
     rank = (_positive(diff) + (1.0 - _positive(diff.abs())) * before).sum(-1)  # (..., E): whole numbers
     return _positive(k - rank)
 

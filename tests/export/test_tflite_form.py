@@ -127,9 +127,13 @@ def _ops(path) -> Counter:
     return Counter(op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details())
 
 
-def _litert_outputs(path, x: torch.Tensor) -> np.ndarray:
+def _export_and_compare(model: nn.Module, x: torch.Tensor, path) -> Counter:
+    """Export `model` to LiteRT, check it computes eager PyTorch's outputs on `x`; the file's op counts."""
     from ai_edge_litert.interpreter import Interpreter
 
+    with torch.no_grad():
+        ref = model(x).numpy()
+    tflite_target.export(to_static(model), x[:1], path)
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
     inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
@@ -138,17 +142,13 @@ def _litert_outputs(path, x: torch.Tensor) -> np.ndarray:
         it.set_tensor(inp, x[i:i + 1].numpy())
         it.invoke()
         got.append(it.get_tensor(out))
-    return np.concatenate(got)
+    assert np.abs(np.concatenate(got) - ref).max() < 1e-4
+    return _ops(path)
 
 
 def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tmp_path):
     model = _random_norms(make_model("vit_test", mlp_kind="swiglu", num_kv_heads=2))
-    x = _inputs(model, 4, seed=5)
-    with torch.no_grad():
-        ref = model(x).numpy()
-    path = tflite_target.export(to_static(model), x[:1], tmp_path / "m.tflite")
-    assert np.abs(_litert_outputs(path, x) - ref).max() < 1e-4
-    ops = _ops(path)
+    ops = _export_and_compare(model, _inputs(model, 4, seed=5), tmp_path / "m.tflite")
     blocks = len(model.blocks)
     assert ops["SOFTMAX"] == 0 and ops["EXP"] == blocks
     assert ops["FULLY_CONNECTED"] == 4 * blocks + 1  # qkv, proj, w1|v, w2 per block; the head
@@ -157,11 +157,6 @@ def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tm
 def test_litert_runs_the_token_router_in_one_xnnpack_partition(tmp_path):
     """The flagship's top-k mask in arithmetic: no ARG_MAX / ONE_HOT left to TFLite, the same routing as eager."""
     model = make_model("mmoe_vit_test")
-    x = _inputs(model, 16, seed=6)
-    with torch.no_grad():
-        ref = model(x).numpy()
-    path = tflite_target.export(to_static(model), x[:1], tmp_path / "m.tflite")
-    assert np.abs(_litert_outputs(path, x) - ref).max() < 1e-4
-    ops = _ops(path)
+    ops = _export_and_compare(model, _inputs(model, 16, seed=6), tmp_path / "m.tflite")
     assert ops["ARG_MAX"] == ops["ONE_HOT"] == ops["SELECT_V2"] == 0 and ops["CEIL"] > 0
-    assert tflite_target.xnnpack_partitions(path)["partitions"] == 1
+    assert tflite_target.xnnpack_partitions(tmp_path / "m.tflite")["partitions"] == 1
