@@ -21,6 +21,21 @@ _PREDICT_HELP = (
 )
 
 
+def _model_given_first(images: list[Path]) -> tuple[Path | None, Path | None, list[Path]]:
+    """`edgevit predict MODEL IMAGE...`: a first path that is an export folder (it has edgevit.json) or a
+    checkpoint folder is the model (artifact, checkpoint), the others are the images."""
+    from edgevit.runtimes.base import CONTRACT_FILENAME, is_checkpoint_dir
+
+    first, rest = images[0], images[1:]
+    if not rest:
+        return None, None, images
+    if (first / CONTRACT_FILENAME).is_file():
+        return first, None, rest
+    if is_checkpoint_dir(first):
+        return None, first, rest
+    return None, None, images
+
+
 def register(app: typer.Typer) -> None:
     @app.command("predict", help=_PREDICT_HELP)
     def predict(
@@ -44,8 +59,11 @@ def register(app: typer.Typer) -> None:
         from edgevit.errors import RuntimeHarnessError
         from edgevit.runtimes.predict import failure_line, resolve_target, run_predict, show_report
 
+        if artifact is None and checkpoint is None:
+            artifact, checkpoint, images = _model_given_first(list(images))
         if (artifact is None) == (checkpoint is None):
-            raise typer.BadParameter("give exactly one of --artifact PATH or --checkpoint DIR")
+            raise typer.BadParameter("give exactly one of --artifact PATH or --checkpoint DIR (or an export or "
+                                     "checkpoint folder as the first path: edgevit predict MODEL IMAGES...)")
         path, rt = resolve_target(artifact, checkpoint, runtime)
         report = run_predict(list(images), path, rt, topk, threads, strict_channels, isolate=isolate,
                              timeout=timeout)

@@ -132,3 +132,21 @@ def test_runtime_native_logs_are_caught_unless_verbose(monkeypatch) -> None:
     with native_output_to(log):
         pass
     assert log == []  # --verbose: nothing caught
+
+
+def test_predict_takes_the_model_as_its_first_path(models: Path, image_sets: dict[str, Path]) -> None:
+    """`edgevit predict MODEL IMAGES...` (an export or checkpoint folder first) == the --artifact/--checkpoint form."""
+    images = sorted(image_sets["digits"].rglob("*.png"))[:3]
+    files = [str(p) for p in images]
+    artifact, checkpoint = models / "digits" / "export" / "onnx-fp32", models / "digits" / "best"
+
+    def top1(out: str) -> list[str]:
+        return [f["top"][0]["label"] for f in json.loads(out)["files"]]
+
+    by_option = top1(cli("predict", *files, "--artifact", str(artifact), "--json", "--no-isolate"))
+    assert top1(cli("predict", str(artifact), *files, "--json", "--no-isolate")) == by_option
+    assert top1(cli("predict", str(checkpoint), *files, "--json", "--no-isolate")) == by_option
+    from edgevit.cli import app
+
+    res = CliRunner().invoke(app, ["predict", *files])
+    assert res.exit_code == 2 and "MODEL IMAGES" in res.output
