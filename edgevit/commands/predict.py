@@ -14,6 +14,8 @@ import typer
 
 _PREDICT_HELP = (
     "Predict the classes of image files (PNG, JPEG, ...; folders are walked) with an exported model.\n\n"
+    "The model: --artifact PATH, --checkpoint DIR, or an export or checkpoint folder given as the first path "
+    "(edgevit predict MODEL IMAGES...).\n\n"
     "Images are preprocessed exactly as the artifact's edgevit.json says, run one at a time in the runtime that "
     "fits the file (or --runtime), and shown as file -> top-k labels with probabilities, with the latency per "
     "image.\n\nA file that cannot be read is reported and the others go on; any failed file makes the exit "
@@ -24,7 +26,8 @@ _PREDICT_HELP = (
 def _model_given_first(images: list[Path]) -> tuple[Path | None, Path | None, list[Path]]:
     """`edgevit predict MODEL IMAGE...`: a first path that is an export folder (it has edgevit.json) or a
     checkpoint folder is the model (artifact, checkpoint), the others are the images."""
-    from edgevit.runtimes.base import CONTRACT_FILENAME, is_checkpoint_dir
+    from edgevit.runtimes.base import is_checkpoint_dir
+    from edgevit.runtimes.contract import CONTRACT_FILENAME
 
     first, rest = images[0], images[1:]
     if not rest:
