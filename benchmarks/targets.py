@@ -184,7 +184,6 @@ def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
     for r in rows:
         lat, acc, m = r["latency"], r["top1"], r["label"]
         p = {k: v["p50_ms"] for k, v in lat.items()}
-
         for rt in ("onnx", "tflite"):
             for scheme in ("static", "dynamic"):
                 k = f"{rt}-int8-{scheme}"

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form
+from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form, replace_modules
 
 # Opsets whose `Attention` schema takes the 3-D q/k/v this form emits: 23 is the first with the op; opset 26's
 # onnxruntime rejects the node (exports there keep the portable attention).
@@ -67,13 +67,8 @@ class OnnxAttention(GroupedAttention):
         return self.proj(grouped_attention(q, k, v, self.num_heads, self.num_kv_heads))
 
 
-class TopKTokenMoE(nn.Module):
+class TopKTokenMoE(StaticTokenMoE):
     """`StaticTokenMoE` with a TopK router and no flattening: gates (B, N, E) with k non-zeros per token."""
-
-    def __init__(self, moe: StaticTokenMoE) -> None:
-        super().__init__()
-        self.num_experts, self.hidden, self.top_k = moe.num_experts, moe.hidden, moe.top_k
-        self.splits, self.w_in, self.w2 = moe.splits, moe.w_in, moe.w2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, _ = x.shape
@@ -86,20 +81,19 @@ class TopKTokenMoE(nn.Module):
         return self.w2(mixed * vx)
 
 
-def _swap(module: nn.Module, fused_attention: bool) -> None:
-    for name, child in list(module.named_children()):
-        if isinstance(child, StaticTokenMoE):
-            setattr(module, name, TopKTokenMoE(child))
-        elif fused_attention and type(child) is GroupedAttention:
-            setattr(module, name, as_form(child, OnnxAttention))
-        else:
-            _swap(child, fused_attention)
-
-
 def to_onnx_form(static: nn.Module, opset: int) -> nn.Module:
     """A copy of `static` (a `to_static` result) in onnxruntime's form for `opset`; `static` is left as it is."""
+    fused_attention = opset in ATTENTION_OPSETS
+
+    def replacement(child: nn.Module) -> nn.Module | None:
+        if type(child) is StaticTokenMoE:
+            return as_form(child, TopKTokenMoE)
+        if fused_attention and type(child) is GroupedAttention:
+            return as_form(child, OnnxAttention)
+        return None
+
     onnx_form = copy.deepcopy(static)
-    _swap(onnx_form, fused_attention=opset in ATTENTION_OPSETS)
+    replace_modules(onnx_form, replacement)
     return onnx_form
 
 

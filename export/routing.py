@@ -32,6 +32,7 @@ eager PyTorch; trained routers have no exact ties.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TypeVar
 
 import torch
@@ -290,6 +291,16 @@ def _swap(model: nn.Module, routing: str) -> int:
         else:
             swapped += _swap(child, routing)
     return swapped
+
+
+def replace_modules(module: nn.Module, replacement: Callable[[nn.Module], nn.Module | None]) -> None:
+    """Swap, in place, each submodule for `replacement(child)` where that is a module; look inside the others."""
+    for name, child in list(module.named_children()):
+        new = replacement(child)
+        if new is None:
+            replace_modules(child, replacement)
+        else:
+            setattr(module, name, new)
 
 
 def as_form(module: M, form: type[M]) -> M:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form
+from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form, replace_modules
 from edgevit.models.layers.mlp import Mlp, SwiGLU
 from edgevit.models.vit import Block, VisionTransformer
 
@@ -113,22 +113,20 @@ def _ffn_input(ffn: nn.Module) -> nn.Linear | None:
     return None
 
 
-def _swap(module: nn.Module) -> None:
-    for name, child in list(module.named_children()):
-        if type(child) is GroupedAttention:
-            setattr(module, name, as_form(child, LiteRTAttention))
-        elif type(child) is StaticTokenMoE:
-            setattr(module, name, as_form(child, LiteRTTokenMoE))
-        elif isinstance(child, SwiGLU):
-            setattr(module, name, FusedSwiGLU(child))
-        else:
-            _swap(child)
+def _replacement(child: nn.Module) -> nn.Module | None:
+    if type(child) is GroupedAttention:
+        return as_form(child, LiteRTAttention)
+    if type(child) is StaticTokenMoE:
+        return as_form(child, LiteRTTokenMoE)
+    if isinstance(child, SwiGLU):
+        return FusedSwiGLU(child)
+    return None
 
 
 def to_tflite_form(static: nn.Module) -> nn.Module:
     """A copy of `static` (a `to_static` result) in LiteRT's form; `static` is left as it is."""
     form = copy.deepcopy(static)
-    _swap(form)
+    replace_modules(form, _replacement)
     for m in form.modules():
         if isinstance(m, Block):
             if isinstance(m.attn, GroupedAttention):

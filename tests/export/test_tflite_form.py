@@ -121,12 +121,6 @@ def test_litert_attention_weights_are_a_softmax():
     assert torch.allclose(LiteRTAttention.normalize(scores), scores.softmax(-1), atol=1e-6)
 
 
-def _ops(path) -> Counter:
-    from ai_edge_litert.interpreter import Interpreter
-
-    return Counter(op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details())
-
-
 def _export_and_compare(model: nn.Module, x: torch.Tensor, path) -> Counter:
     """Export `model` to LiteRT, check it computes eager PyTorch's outputs on `x`; the file's op counts."""
     from ai_edge_litert.interpreter import Interpreter
@@ -143,7 +137,7 @@ def _export_and_compare(model: nn.Module, x: torch.Tensor, path) -> Counter:
         it.invoke()
         got.append(it.get_tensor(out))
     assert np.abs(np.concatenate(got) - ref).max() < 1e-4
-    return _ops(path)
+    return tflite_target.inspect(path).ops
 
 
 def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tmp_path):
