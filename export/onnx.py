@@ -76,7 +76,7 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
 
             onnx.save(convert_float_to_float16(proto, keep_io_types=True), str(path))
         elif precision == "int8":
-            _quantize(fp32, path, quant or "dynamic", calibration)
+            quantize(fp32, path, quant or "dynamic", calibration)
         else:
             raise ExportError(f"onnx: unsupported precision {precision!r}")
     return path
@@ -92,7 +92,8 @@ def _slim(proto: Any) -> Any:
         return slim.slim(proto)
 
 
-def _quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None) -> None:
+def quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None) -> None:
+    """Write the int8 form of the fp32 ONNX file `src` to `dst`: `dynamic` or calibrated QDQ `static`."""
     q = require("onnxruntime.quantization", "onnx", "ONNX int8 quantization", package="onnxruntime")
     if scheme == "dynamic":
         from onnxruntime.quantization.registry import IntegerOpsRegistry
