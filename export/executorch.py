@@ -1,6 +1,9 @@
 """ExecuTorch target: `torch.export` -> `to_edge_transform_and_lower(XnnpackPartitioner)` -> `.pte`.
 
-- fp32: lowered to XNNPACK where it can; LayerNorm, argmax and the expert gathers run on portable kernels.
+- form: ExecuTorch's own static form (`executorch_form.to_executorch_form`): LayerNorm, the token router's
+  top-k and sums, and the attention products written in ops XNNPACK's partitioner takes, so the blocks run in
+  one delegate call (the portable form left LayerNorm, argmax rounds, sums and expand copies to portable kernels).
+- fp32: lowered to XNNPACK; Mobile V-MoE's expert gathers and the class token's copy run on portable kernels.
 - int8 `dynamic`: PT2E with `XNNPACKQuantizer` (symmetric, per-channel int8 weights, dynamically quantised
   activations), calibrated by one forward on the sample image (dynamic activations need no ranges). The
   quantizer takes linear/conv weights only, so Mobile V-MoE's gathered expert stacks are stored in int8 by
@@ -30,7 +33,10 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
+    from edgevit.export.executorch_form import to_executorch_form
+
     path = Path(path)
+    model = to_executorch_form(model)
     with quiet():
         if precision == "int8":
             model = _quantize(model, sample, quant or "dynamic", calibration)

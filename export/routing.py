@@ -235,6 +235,11 @@ class GroupedAttention(nn.Module):
         """Attention weights from scores, over the keys (the last dim); a target's form may spell it out."""
         return scores.softmax(dim=-1)
 
+    @staticmethod
+    def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The scores' and the output's batched products; a target's form may write them as 3-D bmm."""
+        return a @ b
+
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         B, N, C = x.shape
         Hkv, rep, d = self.num_kv_heads, self.rep, self.head_dim
@@ -247,8 +252,8 @@ class GroupedAttention(nn.Module):
         else:  # q was scaled before rotation: rotation is linear, so the scale commutes
             q = apply_rope(q, rope)
             kt = apply_rope(k.permute(0, 2, 1, 3), rope).transpose(-2, -1)
-        attn = self.normalize(q.reshape(B, Hkv, rep * N, d) @ kt)  # (B, Hkv, rep*N, N)
-        out = (attn @ v).reshape(B, Hkv, rep, N, d).permute(0, 3, 1, 2, 4)  # (B, N, Hkv, rep, d)
+        attn = self.normalize(self.matmul(q.reshape(B, Hkv, rep * N, d), kt))  # (B, Hkv, rep*N, N)
+        out = self.matmul(attn, v).reshape(B, Hkv, rep, N, d).permute(0, 3, 1, 2, 4)  # (B, N, Hkv, rep, d)
         return self.proj(out.reshape(B, N, C))
 
 

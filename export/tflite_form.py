@@ -15,13 +15,15 @@ alone 20%, and on mmoe_vit_xxs, whose argmax rounds split the graph into 10 XNNP
 - `StaticTokenMoE` -> `LiteRTTokenMoE`: the top-k mask from each expert's rank, in subtractions, CEIL and
   sums (`rank_topk_mask`), where ARG_MAX / ONE_HOT / SELECT ran in TFLite's own kernels between partitions.
 
-The other targets keep the portable form (onnxruntime has its own, `onnx_form`; ExecuTorch's and Core ML's
-converters were not measured with this one). MoE weights are left as they are (see `_ffn_input`).
+onnxruntime and ExecuTorch have their own forms (`onnx_form`, `executorch_form`, which borrows the folding,
+`FusedSwiGLU` and `rank_topk_mask` from here); Core ML keeps the portable one. MoE weights are left as they
+are (see `_ffn_input`).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,21 +49,27 @@ def _positive(x: torch.Tensor) -> torch.Tensor:
     return torch.ceil(F.relu(x)).clamp(max=1.0)
 
 
-def rank_topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+def _sum_last_dim(x: torch.Tensor) -> torch.Tensor:
+    return x.sum(dim=-1)
+
+
+def rank_topk_mask(scores: torch.Tensor, k: int,
+                   total: Callable[[torch.Tensor], torch.Tensor] = _sum_last_dim) -> torch.Tensor:
     """(..., E) 1.0 on the k largest scores, ties to the lowest index (as eval's `ordered_topk`), 0.0 elsewhere,
     in arithmetic XNNPACK runs: no comparison, argmax or one-hot, which TFLite runs outside the delegate.
 
     Score e is chosen when fewer than k experts come before it: rank_e = #{j: s_j > s_e} + #{j < e: s_j == s_e}.
     Exact for finite scores (router logits are): the difference of two distinct floats is never 0, and one
-    that overflows to inf still reads as greater.
+    that overflows to inf still reads as greater. `total` sums over the last dim (a target without a sum op
+    passes a product with ones).
     """
-    E = scores.shape[-1]
-    diff = scores.unsqueeze(-2) - scores.unsqueeze(-1)  # (..., e, j): s_j - s_e
+    *lead, E = scores.shape
+    diff = scores.reshape(*lead, 1, E) - scores.reshape(*lead, E, 1)  # (..., e, j): s_j - s_e
     # [e, j] = 1 where j < e, written out as a constant (`tril` would lower to run-time SELECT_V2 ops)
     before = torch.tensor([[float(j < e) for j in range(E)] for e in range(E)], dtype=scores.dtype,
                           device=scores.device)
-    rank = (_positive(diff) + (1.0 - _positive(diff.abs())) * before).sum(-1)  # (..., E): whole numbers
-    return _positive(k - rank)
+    rank = total(_positive(diff) + (1.0 - _positive(diff.abs())) * before)  # (..., E): whole numbers
+    return _positive(float(k) - rank)  # a float k: an int one becomes a dtype-cast op in ExecuTorch
 
 
 class LiteRTTokenMoE(StaticTokenMoE):
@@ -127,6 +135,12 @@ def to_tflite_form(static: nn.Module) -> nn.Module:
     """A copy of `static` (a `to_static` result) in LiteRT's form; `static` is left as it is."""
     form = copy.deepcopy(static)
     replace_modules(form, _replacement)
+    fold_norm_affines(form)
+    return form
+
+
+def fold_norm_affines(form: nn.Module) -> None:
+    """Fold every block's and the final LayerNorm's affine into the linear that reads it (in place)."""
     for m in form.modules():
         if isinstance(m, Block):
             if isinstance(m.attn, GroupedAttention):
@@ -136,4 +150,3 @@ def to_tflite_form(static: nn.Module) -> nn.Module:
                 fold_norm_affine(m.norm2, reader)
         elif isinstance(m, VisionTransformer):  # pooling (class token or mean) commutes with the affine
             fold_norm_affine(m.norm, m.head)
-    return form

@@ -46,7 +46,9 @@ def _print_results(console, results) -> None:
 
     styles = {"[✓]": "green", "[x]": "bold red", "[-]": "dim"}
     for r in results:
-        console.print(Text(f"{r.plan.fmt.name} {r.plan.precision} ({r.routing})", style="bold"))
+        prec = r.plan.precision + (f" {r.plan.quant}" if r.plan.quant else "")
+        routing = "" if r.routing == "none" else f", {r.routing} routing"  # a dense ViT has no router
+        console.print(Text(f"{r.plan.fmt.name} {prec}{routing}", style="bold"))
         if r.report:
             for line in r.report.lines():
                 console.print(Text("  " + line, style=styles.get(line[:3], "")))

@@ -1,0 +1,113 @@
+"""ExecuTorch's own export form: every op of the block in ops its XNNPACK partitioner takes.
+
+`to_executorch_form(static)` takes `to_static`'s result and returns a copy in which nothing between the patch
+embedding and the head falls back to ExecuTorch's portable kernels (reference loops, each one a break between
+XNNPACK partitions). The partitioner (executorch 1.x) has no LayerNorm, sum, amax, argmax or comparison, and a
+4-D matmul reaches it as expand copies around a 3-D bmm:
+
+- `nn.LayerNorm` -> `MatmulLayerNorm`: the two means as products with a constant (D, 1) column of 1/D, then
+  subtract, multiply, add, rsqrt; its affine folded into the linear that reads it, as in LiteRT's form.
+- `GroupedAttention` -> `BmmAttention`: the same heads as 3-D `bmm`s, softmax kept (XNNPACK has it).
+- `StaticTokenMoE` -> `ExecuTorchTokenMoE`: slices of `w_in`'s output instead of a split, the top-k mask from each expert's rank (`rank_topk_mask`, its
+  count written as a product with a column of ones), the gates as softmax times mask over its sum (the same
+  numbers: the softmax's denominator cancels), and the experts mixed by one `bmm` instead of a multiply and sum.
+- `SwiGLU` -> `SlicedSwiGLU`: w1 and v in one linear (`FusedSwiGLU`, as in LiteRT's form), halves as slices.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form, replace_modules
+from edgevit.export.tflite_form import FusedSwiGLU, fold_norm_affines, rank_topk_mask
+from edgevit.models.layers.mlp import SwiGLU
+
+
+class MatmulLayerNorm(nn.Module):
+    """`nn.LayerNorm` over the last dim with its means as products with a (D, 1) column of 1/D."""
+
+    def __init__(self, norm: nn.LayerNorm) -> None:
+        super().__init__()
+        (dim,) = norm.normalized_shape
+        self.eps = norm.eps
+        self.register_buffer("mean_col", torch.full((dim, 1), 1.0 / dim), persistent=False)
+        self.weight = norm.weight if norm.elementwise_affine else None
+        self.bias = norm.bias if norm.elementwise_affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        centred = x - x @ self.mean_col
+        y = centred * torch.rsqrt(centred * centred @ self.mean_col + self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        return y if self.bias is None else y + self.bias
+
+
+class BmmAttention(GroupedAttention):
+    """`GroupedAttention` with its two products as 3-D `bmm`s over (batch x kv heads)."""
+
+    @staticmethod
+    def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        lead = a.shape[:-2]
+        out = torch.bmm(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]))
+        return out.reshape(*lead, a.shape[-2], b.shape[-1])
+
+
+class ExecuTorchTokenMoE(StaticTokenMoE):
+    """`StaticTokenMoE` in ops ExecuTorch's XNNPACK partitioner takes (slices, softmax, products); its sums over
+    the experts are products with `ones`, a constant (E, 1) column (XNNPACK has no sum)."""
+
+    ones: torch.Tensor
+
+    def _sum_experts(self, x: torch.Tensor) -> torch.Tensor:
+        return (x @ self.ones).reshape(x.shape[:-1])
+
+    def expert_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        return rank_topk_mask(logits, self.top_k, total=self._sum_experts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, D = x.shape
+        T, E, hidden = B * N, self.num_experts, self.hidden
+        y = self.w_in(x.reshape(T, D))
+        logits, u, vx = y[:, :E], y[:, E:E + E * hidden], y[:, E + E * hidden:]
+        chosen = logits.softmax(dim=-1) * self.expert_mask(logits)
+        gates = chosen / (chosen @ self.ones)  # (T, E): softmax over the k chosen logits
+        h = F.silu(u).view(T, E, hidden)
+        mixed = torch.bmm(gates.view(T, 1, E), h).view(T, hidden)
+        return self.w2(mixed * vx).view(B, N, D)
+
+
+class SlicedSwiGLU(FusedSwiGLU):
+    """`FusedSwiGLU` taking its two halves as slices (ExecuTorch's `split` copy is a portable kernel)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.w_in(x)
+        return self.w2(F.silu(y[..., :self.hidden]) * y[..., self.hidden:])
+
+
+def _token_moe(moe: StaticTokenMoE) -> ExecuTorchTokenMoE:
+    form = as_form(moe, ExecuTorchTokenMoE)
+    form.register_buffer("ones", torch.ones(moe.num_experts, 1, device=moe.w_in.weight.device), persistent=False)
+    return form
+
+
+def _replacement(child: nn.Module) -> nn.Module | None:
+    if type(child) is GroupedAttention:
+        return as_form(child, BmmAttention)
+    if type(child) is StaticTokenMoE:
+        return _token_moe(child)
+    if isinstance(child, SwiGLU):
+        return as_form(FusedSwiGLU(child), SlicedSwiGLU)
+    return None
+
+
+def to_executorch_form(static: nn.Module) -> nn.Module:
+    """A copy of `static` (a `to_static` result) in ExecuTorch's form; `static` is left as it is."""
+    form = copy.deepcopy(static)
+    replace_modules(form, _replacement)
+    fold_norm_affines(form)
+    replace_modules(form, lambda m: MatmulLayerNorm(m) if isinstance(m, nn.LayerNorm) else None)
+    return form
