@@ -5,8 +5,8 @@
 nodes, each with its bias Add when the model adds one right after, each fed its captured input. Timed next to
 the model, unprofiled and in the same process, it gives the share of the fp32 run spent in matrix products; its
 int8 form (quantized as `edgevit export` quantizes the model) says how fast onnxruntime's int8 kernels are at the
-model's own shapes, isolated from every other op. Together they bound what int8 can do for the whole model
-(Amdahl): `fp32 / (fp32 - replica fp32 + replica int8)`, whatever the graph does around its matrix products.
+model's own shapes, isolated from every other op. While int8 leaves the other ops as they are, the whole
+model cannot speed up more than its matrix products do.
 """
 
 from __future__ import annotations
