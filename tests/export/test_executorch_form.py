@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 from export_testlib import make_model
-from test_routing import VARIANTS
-from test_tflite_form import _inputs, _random_norms
+from test_tflite_form import _inputs, _random_norms, form_equals_eval, model_kinds, variants
 from torch import nn
 
 from edgevit.export.executorch_form import (
@@ -22,17 +21,10 @@ from edgevit.export.tflite_form import rank_topk_mask
 from edgevit.models.layers.mlp import SwiGLU
 
 
-@pytest.mark.parametrize("name,extra", [("mmoe_vit_test", {}), ("mobile_vmoe_test", {}), ("vit_test", {}),
-                                        ("vit_test", {"mlp_kind": "swiglu"})],
-                         ids=["mmoe", "mobile_vmoe", "vit", "vit-swiglu"])
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(f"{k}={x}" for k, x in v.items()) or "default")
+@model_kinds
+@variants
 def test_executorch_form_equals_eval_in_pytorch(name, extra, variant):
-    model = _random_norms(make_model(name, **extra, **variant))
-    form = to_executorch_form(to_static(model))
-    x = _inputs(model, 16, seed=3)
-    with torch.no_grad():
-        assert float((model(x) - form(x)).abs().max()) < 1e-4
-    softmax = variant.get("attention", "softmax") == "softmax"
+    _model, form, softmax = form_equals_eval(to_executorch_form, name, extra, variant)
     assert any(isinstance(m, BmmAttention) for m in form.modules()) == softmax
     assert not any(type(m) in (GroupedAttention, StaticTokenMoE, nn.LayerNorm) or isinstance(m, SwiGLU)
                    for m in form.modules())

@@ -40,17 +40,29 @@ def _random_norms(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-@pytest.mark.parametrize("name,extra", [("mmoe_vit_test", {}), ("mobile_vmoe_test", {}), ("vit_test", {}),
-                                        ("vit_test", {"mlp_kind": "swiglu"})],
-                         ids=["mmoe", "mobile_vmoe", "vit", "vit-swiglu"])
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(f"{k}={x}" for k, x in v.items()) or "default")
-def test_tflite_form_equals_eval_in_pytorch(name, extra, variant):
+# every model kind x every attention / position / stem variant: the grid each target form is checked on
+model_kinds = pytest.mark.parametrize(
+    "name,extra", [("mmoe_vit_test", {}), ("mobile_vmoe_test", {}), ("vit_test", {}),
+                   ("vit_test", {"mlp_kind": "swiglu"})], ids=["mmoe", "mobile_vmoe", "vit", "vit-swiglu"])
+variants = pytest.mark.parametrize("variant", VARIANTS,
+                                   ids=lambda v: ",".join(f"{k}={x}" for k, x in v.items()) or "default")
+
+
+def form_equals_eval(to_form, name: str, extra: dict, variant: dict) -> tuple[nn.Module, nn.Module, bool]:
+    """Check `to_form(to_static(model))` computes eager's outputs (LayerNorms with random affines); return the
+    model, its form, and whether its attention is softmax."""
     model = _random_norms(make_model(name, **extra, **variant))
-    form = to_tflite_form(to_static(model))
+    form = to_form(to_static(model))
     x = _inputs(model, 16, seed=3)
     with torch.no_grad():
         assert float((model(x) - form(x)).abs().max()) < 1e-4
-    softmax = variant.get("attention", "softmax") == "softmax"
+    return model, form, variant.get("attention", "softmax") == "softmax"
+
+
+@model_kinds
+@variants
+def test_tflite_form_equals_eval_in_pytorch(name, extra, variant):
+    model, form, softmax = form_equals_eval(to_tflite_form, name, extra, variant)
     assert any(isinstance(m, LiteRTAttention) for m in form.modules()) == softmax
     assert not any(type(m) is GroupedAttention or isinstance(m, SwiGLU) for m in form.modules())
     assert any(isinstance(m, FusedSwiGLU) for m in form.modules()) == (extra.get("mlp_kind") == "swiglu")
