@@ -265,10 +265,21 @@ def _top_ops(prof: dict, n: int) -> str:
     return ", ".join(f"{k} {v / 1e3:.2f} ms" for k, v in other)
 
 
+def _value(target: dict) -> str:
+    """A target's value: whole numbers as they are, others to 2 decimals, or 3 where it has a goal (1.498 must
+    not read as a 1.50 that missed 1.5)."""
+    v = target["value"]
+    if v is None:
+        return "-"
+    if float(v).is_integer():
+        return f"{v:.0f}"
+    return f"{v:.{2 if target['met'] is None else 3}f}"
+
+
 def write_md(result: dict, path: Path) -> str:
     meta = result["meta"]
-    rows = [[t["target"], "-" if t["value"] is None else f"{t['value']:.{0 if float(t['value']).is_integer() else 2}f}", t["goal"],
-             {True: "met", False: "not met", None: "-"}[t["met"]], t["note"]] for t in result["targets"]]
+    rows = [[t["target"], _value(t), t["goal"], {True: "met", False: "not met", None: "-"}[t["met"]], t["note"]]
+            for t in result["targets"]]
     text = "### Export targets (issue 14): ratios measured in one run\n\n" + md_table(
         ["target", "value", "goal", "status", "measured"], rows)
     lat_rows = []
@@ -338,7 +349,8 @@ def main() -> None:
         flops[label] = count_flops(load_checkpoint(ckpt)[0])
         models.append(measure_model(label, ckpt, work, a))
     peak = max(peak, gemm_peak()["peak_gflops"])
-    cmd = "python benchmarks/targets.py --data " + a.data + "".join(f" --checkpoint {c}" for c in a.checkpoint)
+    cmd = (f"python benchmarks/targets.py --data {a.data} --rounds {a.rounds}"
+           + "".join(f" --checkpoint {c}" for c in a.checkpoint))
     meta = {"data": a.data, "machine": machine_line(), "date": time.strftime("%Y-%m-%d"), "peak_gflops": peak,
             "rounds": a.rounds, "runs": a.runs, "threads": 1, "total_wall_s": round(time.time() - t0), "command": cmd,
             "load": [round(load0, 2), round(os.getloadavg()[0], 2)]}
