@@ -6,6 +6,7 @@ Converters (onnx, coremltools, litert-torch, executorch) are imported lazily ins
     from edgevit.export.routing import to_static            # module swap: the export form of a model
     from edgevit.export.onnx_form import to_onnx_form       # onnxruntime's own form of it (ONNX Attention, TopK)
     from edgevit.export.tflite_form import to_tflite_form   # LiteRT's own form (folded norms, fused SwiGLU)
+    from edgevit.export.executorch_form import to_executorch_form  # ExecuTorch's (all of a block in XNNPACK)
     from edgevit.export.formats import FORMATS              # the targets table
     from edgevit.export.pipeline import ExportRequest, export_checkpoint
     results = export_checkpoint(ExportRequest("runs/x/best", "onnx,tflite", precision="fp32"))

@@ -2,15 +2,17 @@
 
 `to_executorch_form(static)` takes `to_static`'s result and returns a copy in which nothing between the patch
 embedding and the head falls back to ExecuTorch's portable kernels (reference loops, each one a break between
-XNNPACK partitions). The partitioner (executorch 1.x) has no LayerNorm, sum, amax, argmax or comparison, and a
-4-D matmul reaches it as expand copies around a 3-D bmm:
+XNNPACK partitions). The partitioner (executorch 1.5) has no LayerNorm, sum, amax, argmax, comparison or
+split, and a 4-D matmul reaches it as expand copies around a 3-D bmm. Mobile V-MoE's per-image expert gathers
+(`index_select`) and the class token's copy stay on portable kernels.
 
 - `nn.LayerNorm` -> `MatmulLayerNorm`: the two means as products with a constant (D, 1) column of 1/D, then
   subtract, multiply, add, rsqrt; its affine folded into the linear that reads it, as in LiteRT's form.
 - `GroupedAttention` -> `BmmAttention`: the same heads as 3-D `bmm`s, softmax kept (XNNPACK has it).
-- `StaticTokenMoE` -> `ExecuTorchTokenMoE`: slices of `w_in`'s output instead of a split, the top-k mask from each expert's rank (`rank_topk_mask`, its
-  count written as a product with a column of ones), the gates as softmax times mask over its sum (the same
-  numbers: the softmax's denominator cancels), and the experts mixed by one `bmm` instead of a multiply and sum.
+- `StaticTokenMoE` -> `ExecuTorchTokenMoE`: slices of `w_in`'s output instead of a split, the top-k mask
+  from each expert's rank (`rank_topk_mask`, its count written as a product with a column of ones), the
+  gates as softmax times mask over its sum (the same numbers: the softmax's denominator cancels), and the
+  experts mixed by one `bmm` instead of a multiply and sum.
 - `SwiGLU` -> `SlicedSwiGLU`: w1 and v in one linear (`FusedSwiGLU`, as in LiteRT's form), halves as slices.
 """
 
