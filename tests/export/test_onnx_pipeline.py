@@ -130,6 +130,28 @@ def test_structure_check_flags_sort_ops_and_bad_shapes():
     assert not rep.passed and {c.name for c in rep.checks if c.ok is False} == {"input", "output", "builtin ops only"}
 
 
+def test_executorch_delegation_check_names_portable_ops_without_cutting_them():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from edgevit.export.common import GraphInfo
+    from edgevit.export.validate import PORTABLE_OPS_LISTED, ValidationReport, check_structure
+
+    contract = SimpleNamespace(input={"shape": [1, 3, 16, 16]}, layout="NCHW", labels=list("01"), precision="fp32")
+    portable = {f"aten::op_with_a_long_name_{i}": 10 + i for i in range(PORTABLE_OPS_LISTED + 2)}
+    graph = GraphInfo("x", [1, 3, 16, 16], "float32", "y", [1, 2],
+                      ops=Counter({"delegate:XnnpackBackend": 3, **portable}),
+                      extra={"delegated_nodes": 3, "non_delegated_nodes": sum(portable.values())})
+    rep = ValidationReport("executorch", "fp32")
+    check_structure(rep, "executorch", contract, graph, None)
+    (check,) = [c for c in rep.checks if c.name == "delegated to XNNPACK"]
+    assert check.ok is True and check.detail.startswith(f"3 delegate calls, {sum(portable.values())} portable")
+    shown = [f"op_with_a_long_name_{i} x{10 + i}" for i in range(PORTABLE_OPS_LISTED + 2)]
+    assert check.detail.endswith("and 2 more op types)")
+    for i in range(PORTABLE_OPS_LISTED + 2):  # the most frequent ones are named whole, the rest only counted
+        assert (shown[i] in check.detail) == (i >= 2), i
+
+
 @pytest.mark.parametrize("opts", [dict(attention="performer"), dict(attention="linformer"),
                                   dict(attention="nystrom", nystrom_landmarks=8), dict(stem="conv", pos="rope")])
 def test_vision_xformer_options_export_to_onnx(tmp_path, opts):
