@@ -1,7 +1,7 @@
 """ONNX target: `torch.onnx.export(dynamo=True)` (opset >= 17, default 23, dynamic batch), onnxslim, fp16 / int8.
 
 - form: onnxruntime's own static form (`onnx_form.to_onnx_form`): ONNX `Attention` (opset >= 23, so the
-  default) and a TopK router, about half the nodes of the portable form the other targets convert.
+  default) and a TopK router, about half the nodes of the portable form.
 - fp32: exported, then simplified with onnxslim (onnxsim is not installed here; onnxslim never changed numerics
   in TOOLCHAIN.md's measurements and removes the exporter's leftover shape ops).
 - fp16: `onnxruntime.transformers.float16` with float32 inputs/outputs kept (`keep_io_types`), so a runtime feeds

@@ -11,12 +11,13 @@ these ~75 MFLOP models depends on how many kernels run as much as on FLOPs, so e
   equivalence-tested) in eager PyTorch too; `onnx_translations()` tells the exporter which ONNX op it becomes.
   With RoPE the rotation sits between the head split and the product, so that form stays portable.
 - `StaticTokenMoE` -> `TopKTokenMoE` (any opset): `TopK`, `Softmax` over the k values and `ScatterElements` of
-  them into dense gates, instead of k argmax rounds with comparison one-hots; and the feed-forward kept on
-  (B, N, D): the MoE's projections have no bias, so they export as MatMuls with no reshape around a Gemm.
+  them into dense gates, instead of k argmax rounds with comparison one-hots; the feed-forward kept on
+  (B, N, D): the MoE's projections have no bias, so they export as MatMuls with no reshape around a Gemm;
+  and the experts mixed by one batched MatMul instead of Mul + ReduceSum.
   ONNX's TopK puts equal values in index order, as eval-mode `ordered_topk` does.
 
-The other targets keep the portable form: TFLite's interpreter rejects the sort TopK lowers to, and no other
-converter knows `edgevit::attention`.
+This form is onnxruntime's alone: TFLite's interpreter rejects the sort TopK lowers to, and no other converter
+knows `edgevit::attention` (LiteRT and ExecuTorch have their own forms, `tflite_form` and `executorch_form`).
 """
 
 from __future__ import annotations
