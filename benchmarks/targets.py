@@ -43,7 +43,6 @@ FORMS = [  # (key, target, precision, quant)
 ]
 GOAL_RUNTIMES = ("onnx", "tflite")  # the int8 goal names these; ExecuTorch's rows are shown beside them
 FORMS_KEYS = [f[0] for f in FORMS]
-RUNTIME = {"onnx": "onnx", "tflite": "tflite", "executorch": "executorch"}
 PRODUCTS_FP32, PRODUCTS_INT8 = "onnx-fp32 products alone", "onnx-int8-dynamic products alone"
 PRODUCTS = (PRODUCTS_FP32, PRODUCTS_INT8)
 
@@ -149,16 +148,17 @@ def ort_profile(model: Path, x: np.ndarray, runs: int) -> dict:
 
 def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> dict:
     from edgevit.data.evalset import load_eval_set
+    from edgevit.export.formats import FORMATS
     from edgevit.export.tflite import xnnpack_partitions
     from edgevit.runtimes.base import open_harness
 
     folders = export_forms(label, ckpt, work / label / "export", a.calib_images, work / "logs")
     harnesses = {"torch": open_harness(ckpt, "torch", threads=1)}
     errors = {k: v for k, v in folders.items() if isinstance(v, str)}
-    for key, _t, _p, _q in FORMS:
+    for key, target, _p, _q in FORMS:
         f = folders.get(key)
         if isinstance(f, Path):
-            harnesses[key] = open_harness(f, RUNTIME[key.split("-")[0]], threads=1)
+            harnesses[key] = open_harness(f, FORMATS[target].runtime, threads=1)
     test = load_eval_set(a.data, a.test_images)
     x1 = harnesses["torch"].preprocess(test.images[:1])
     if isinstance(folders.get("onnx-fp32"), Path):  # the model's matrix products alone, fp32 and int8

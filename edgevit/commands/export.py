@@ -38,6 +38,11 @@ def format_list(width: int = 80) -> str:
     return "\n\n".join(blocks)
 
 
+def _precision(plan) -> str:
+    """'int8 dynamic', 'fp32': the precision with its int8 scheme."""
+    return plan.precision + (f" {plan.quant}" if plan.quant else "")
+
+
 def _print_results(console, results) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -46,9 +51,8 @@ def _print_results(console, results) -> None:
 
     styles = {"[✓]": "green", "[x]": "bold red", "[-]": "dim"}
     for r in results:
-        prec = r.plan.precision + (f" {r.plan.quant}" if r.plan.quant else "")
         routing = "" if r.routing == "none" else f", {r.routing} routing"  # a dense ViT has no router
-        console.print(Text(f"{r.plan.fmt.name} {prec}{routing}", style="bold"))
+        console.print(Text(f"{r.plan.fmt.name} {_precision(r.plan)}{routing}", style="bold"))
         if r.report:
             for line in r.report.lines():
                 console.print(Text("  " + line, style=styles.get(line[:3], "")))
@@ -66,8 +70,7 @@ def _print_results(console, results) -> None:
         else:
             status = "invalid, kept" if r.published else "failed"
         where = r.folder.name if r.folder else f"{r.plan.tag} (not written)"
-        prec = r.plan.precision + (f" {r.plan.quant}" if r.plan.quant else "")
-        rows.append([where, prec, _fmt_size(r.size_bytes) if r.size_bytes else "-", diff, agree, acc,
+        rows.append([where, _precision(r.plan), _fmt_size(r.size_bytes) if r.size_bytes else "-", diff, agree, acc,
                      f"{r.total_seconds:.1f}s", status])
     # the artifact folder already names the precision; time and max diff matter least at a narrow terminal
     keep = fit_columns(headers, rows, console.width if console.is_terminal else None,
