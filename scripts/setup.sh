@@ -35,7 +35,8 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # constraints.txt pins the whole resolved set: without it pip 26 backtracks into old sdists and fails.
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,dev]"
+# The filter quiets setuptools' generic editable-install notice (export/ and runtimes/ map into edgevit.*).
+PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -c constraints.txt -e ".[all,dev]"
 echo "edgevit installed in .venv: $(.venv/bin/edgevit --version)"
 
 if [ "$ROOT_ON_DEBIAN" = 1 ]; then
