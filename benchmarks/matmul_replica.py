@@ -7,6 +7,9 @@ the model, unprofiled and in the same process, it gives the share of the fp32 ru
 int8 form (quantized as `edgevit export` quantizes the model) says how fast onnxruntime's int8 kernels are at the
 model's own shapes, isolated from every other op. While int8 leaves the other ops as they are, the whole
 model cannot speed up more than its matrix products do.
+
+With `ops=PRODUCTS + ATTENTION` the replica holds the model's heaviest kernels, the ones no export form can
+remove: its time is a floor under the fp32 run (what the model costs if every other node were free).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 PRODUCTS = ("MatMul", "Gemm", "Conv")
+ATTENTION = ("Attention",)  # ONNX's fused attention, one kernel per block in the ONNX form
 
 
 class ReplicaRun:
@@ -56,12 +60,21 @@ def _captured(model, x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     return dict(zip(names, out, strict=True))
 
 
-def replica(model_path: Path, x: np.ndarray, out_dir: Path) -> tuple[Path, Path, dict[str, np.ndarray]]:
-    """Write the fp32 replica and its dynamic-int8 form into `out_dir`; return both paths and the feeds."""
+def _picked(graph, consts: dict, ops: tuple[str, ...]) -> list:
+    """The nodes of `ops` that read an activation: a product only with constant weights (what int8 quantizes),
+    any other op (Attention) whatever it reads."""
+    return [n for n in graph.node if n.op_type in ops and n.input[0] not in consts
+            and (n.op_type not in PRODUCTS or all(i in consts for i in n.input[1:] if i))]
+
+
+def replica(model_path: Path, x: np.ndarray, out_dir: Path, ops: tuple[str, ...] = PRODUCTS,
+            name: str = "replica-fp32") -> tuple[Path, dict[str, np.ndarray]]:
+    """Write the graph of the model's `ops` nodes alone to `out_dir/<name>.onnx`; return it and its feeds.
+
+    Node k's activation input j becomes graph input `in{k}_{j}`, fed with what it reads when the model runs
+    on `x`; a product keeps the bias Add that follows it (int8 kernels fuse it)."""
     import onnx
     from onnx import helper
-
-    from edgevit.export.onnx import quantize
 
     model = onnx.load(str(model_path))
     g = model.graph
@@ -70,31 +83,44 @@ def replica(model_path: Path, x: np.ndarray, out_dir: Path) -> tuple[Path, Path,
     for n in g.node:
         for i in n.input:
             readers.setdefault(i, []).append(n)
-    picked = [n for n in g.node if n.op_type in PRODUCTS and n.input[0] not in consts
-              and all(i in consts for i in n.input[1:] if i)]
-    feeds = _captured(model, x, [n.input[0] for n in picked])
-    nodes, inputs, outputs, used = [], [], [], set()
+    picked = _picked(g, consts, ops)
+    captured = _captured(model, x, sorted({i for n in picked for i in n.input if i and i not in consts}))
+    nodes, inputs, outputs, used, feeds = [], [], [], set(), {}
     for k, n in enumerate(picked):
-        src = f"in{k}"
-        inputs.append(helper.make_tensor_value_info(src, onnx.TensorProto.FLOAT, list(feeds[n.input[0]].shape)))
-        node = helper.make_node(n.op_type, [src, *n.input[1:]], [f"p{k}"], domain=n.domain)
+        names = []
+        for j, i in enumerate(n.input):
+            if not i or i in consts:
+                names.append(i)
+                used.update([i] if i else [])
+                continue
+            feeds[f"in{k}_{j}"] = captured[i]
+            inputs.append(helper.make_tensor_value_info(f"in{k}_{j}", onnx.TensorProto.FLOAT, list(captured[i].shape)))
+            names.append(f"in{k}_{j}")
+        node = helper.make_node(n.op_type, names, [f"p{k}"], domain=n.domain)
         node.attribute.extend(n.attribute)
         nodes.append(node)
-        used.update(i for i in n.input[1:] if i)
         out = f"p{k}"
         after = readers.get(n.output[0], [])
-        if len(after) == 1 and after[0].op_type == "Add":  # the bias add the int8 kernels fuse
+        if n.op_type in PRODUCTS and len(after) == 1 and after[0].op_type == "Add":
             bias = [i for i in after[0].input if i in consts]
             if bias:
                 nodes.append(helper.make_node("Add", [out, bias[0]], [f"b{k}"]))
                 used.add(bias[0])
                 out = f"b{k}"
         outputs.append(helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, None))
-    graph = helper.make_graph(nodes, "matmul_replica", inputs, outputs, [consts[u] for u in sorted(used)])
+    graph = helper.make_graph(nodes, name, inputs, outputs, [consts[u] for u in sorted(used)])
     rep = helper.make_model(graph, opset_imports=list(model.opset_import))
     rep.ir_version = model.ir_version
     out_dir.mkdir(parents=True, exist_ok=True)
-    fp32, int8 = out_dir / "replica-fp32.onnx", out_dir / "replica-int8-dynamic.onnx"
-    onnx.save(rep, str(fp32))
+    path = out_dir / f"{name}.onnx"
+    onnx.save(rep, str(path))
+    return path, feeds
+
+
+def int8_replica(fp32: Path) -> Path:
+    """`fp32`'s dynamic-int8 form (quantized as `edgevit export` quantizes the model), written beside it."""
+    from edgevit.export.onnx import quantize
+
+    int8 = fp32.with_name(fp32.name.replace("fp32", "int8-dynamic"))
     quantize(fp32, int8, "dynamic", None)
-    return fp32, int8, {f"in{k}": feeds[n.input[0]] for k, n in enumerate(picked)}
+    return int8

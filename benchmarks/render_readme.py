@@ -57,6 +57,8 @@ def section() -> str:
             parts.append(f"![latency {tag}](benchmarks/results/latency-{tag}.png)\n")
     for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
         parts.append(targets_section(f))
+    if (RESULTS / "ort-ops.md").exists():  # benchmarks/ort_ops.py: single kernels at the flagship's shapes
+        parts.append((RESULTS / "ort-ops.md").read_text())
     notes = RESULTS / "findings.md"
     if notes.exists():
         parts.append(notes.read_text())
@@ -173,6 +175,8 @@ def summary() -> str:
         parts.append(budget_section(f))
     for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
         parts.append(targets_section(f))
+    if (RESULTS / "ort-ops.md").exists():  # benchmarks/ort_ops.py: single kernels at the flagship's shapes
+        parts.append((RESULTS / "ort-ops.md").read_text())
     for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
         meta = json.loads(f.read_text())["meta"]
         parts.append(f"### Fastest export per model: trained on {meta['data']} (batch 1, {meta['machine']})\n")
