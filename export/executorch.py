@@ -7,7 +7,7 @@
 - int8 `dynamic`: PT2E with `XNNPACKQuantizer` (symmetric, per-channel int8 weights, dynamically quantised
   activations), calibrated by one forward on the sample image (dynamic activations need no ranges). The
   quantizer takes linear/conv weights only, so Mobile V-MoE's gathered expert stacks are stored in int8 by
-  the model itself first (`routing.int8_expert_stacks`: dequantized after the gather).
+  the form itself (`executorch_form.Int8BmmImageExperts`: dequantized by XNNPACK after the gather).
 - int8 `static`: the same quantizer with static activation ranges observed on real calibration images (the
   checkpoint's train split), so XNNPACK runs int8 kernels end to end between the float ops it keeps.
 The `.pte` format has no metadata slot we can use: the contract lives beside it only. `inspect` reads the
@@ -36,7 +36,7 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
     from edgevit.export.executorch_form import to_executorch_form
 
     path = Path(path)
-    model = to_executorch_form(model)
+    model = to_executorch_form(model, int8_stacks=precision == "int8")
     with quiet():
         if precision == "int8":
             model = _quantize(model, sample, quant or "dynamic", calibration)
@@ -56,14 +56,11 @@ def _quantize(model: Any, sample: Any, scheme: str, calibration: np.ndarray | No
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from edgevit.export.routing import int8_expert_stacks
-
     if scheme not in ("dynamic", "static"):
         raise ExportError(f"executorch: unknown int8 scheme {scheme!r}")
     dynamic = scheme == "dynamic"
     if not dynamic and (calibration is None or len(calibration) == 0):
         raise ExportError("executorch int8 static quantization needs calibration images")
-    model = int8_expert_stacks(model)
     q = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic))
     gm = torch.export.export(model.eval(), (sample,)).module()
     gm = prepare_pt2e(gm, q)

@@ -14,7 +14,8 @@ data-dependent control flow, computing the function the eval-mode PyTorch model 
   every image, combined with a dense gate vector that is zero off the chosen experts; for converters that reject
   gather, and for comparison).
   `int8_expert_stacks` turns a `GatherImageExperts` into `Int8GatherImageExperts` (int8 stacks, dequantized
-  after the gather) for int8 exports whose quantizer leaves gathered weights in float.
+  after the gather) for int8 exports whose quantizer leaves gathered weights in float (LiteRT; ExecuTorch's
+  form stores them the same way, `executorch_form.Int8BmmImageExperts`).
 - `Attention` (softmax) -> `GroupedAttention`: q/k/v from one fused linear (the 1/sqrt(d) scale folded into
   the q rows), explicit matmul-softmax, and grouped-query heads computed *without repeating* k/v: the query heads
   that share a kv head are stacked as extra rows of one matmul, `(B, Hkv, rep*N, d) @ (B, Hkv, d, N)`. Fewer ops
@@ -163,8 +164,8 @@ class Int8GatherImageExperts(GatherImageExperts):
     """`GatherImageExperts` with the expert stacks stored in int8: each expert's weight matrix quantized
     symmetrically per output channel, dequantized after the gather (only the k chosen experts' weights).
 
-    For int8 quantizers that take only linear/conv weights (ExecuTorch's XNNPACKQuantizer, ai-edge-quantizer's
-    dynamic and weight-only recipes): the gathered stacks are most of a Mobile V-MoE's bytes and would stay fp32.
+    For int8 quantizers that take only linear/conv weights (ai-edge-quantizer's dynamic and weight-only recipes;
+    ExecuTorch's form builds on it): the gathered stacks are most of a Mobile V-MoE's bytes and would stay fp32.
     """
 
     def __init__(self, experts: GatherImageExperts) -> None:

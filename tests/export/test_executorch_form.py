@@ -11,12 +11,21 @@ from torch import nn
 
 from edgevit.export.executorch_form import (
     BmmAttention,
+    BmmImageExperts,
     ExecuTorchTokenMoE,
+    Int8BmmImageExperts,
     MatmulLayerNorm,
     SlicedSwiGLU,
     to_executorch_form,
 )
-from edgevit.export.routing import GroupedAttention, StaticTokenMoE, to_static
+from edgevit.export.routing import (
+    GatherImageExperts,
+    GroupedAttention,
+    Int8GatherImageExperts,
+    StaticTokenMoE,
+    int8_expert_stacks,
+    to_static,
+)
 from edgevit.export.tflite_form import rank_topk_mask
 from edgevit.models.layers.mlp import SwiGLU
 
@@ -26,8 +35,9 @@ from edgevit.models.layers.mlp import SwiGLU
 def test_executorch_form_equals_eval_in_pytorch(name, extra, variant):
     _model, form, softmax = form_equals_eval(to_executorch_form, name, extra, variant)
     assert any(isinstance(m, BmmAttention) for m in form.modules()) == softmax
-    assert not any(type(m) in (GroupedAttention, StaticTokenMoE, nn.LayerNorm) or isinstance(m, SwiGLU)
-                   for m in form.modules())
+    assert not any(type(m) in (GroupedAttention, StaticTokenMoE, GatherImageExperts, nn.LayerNorm)
+                   or isinstance(m, SwiGLU) for m in form.modules())
+    assert any(isinstance(m, BmmImageExperts) for m in form.modules()) == (name == "mobile_vmoe_test")
     assert any(isinstance(m, SlicedSwiGLU) for m in form.modules()) == (extra.get("mlp_kind") == "swiglu")
     assert any(isinstance(m, ExecuTorchTokenMoE) for m in form.modules()) == (name == "mmoe_vit_test")
 
@@ -39,6 +49,50 @@ def test_executorch_form_leaves_the_static_model_alone():
     after = static.state_dict()
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert any(type(m) is nn.LayerNorm for m in static.modules())
+
+
+@pytest.mark.parametrize("top_k", [1, 2])
+def test_int8_image_experts_compute_the_int8_gather(top_k):
+    """With `int8_stacks` the stacks are int8 buffers, rounded as `int8_expert_stacks` rounds them, and the
+    scale applied after the product gives that model's outputs; without, the fp32 form is eager's."""
+    model = _random_norms(make_model("mobile_vmoe_test", top_k=top_k))
+    static = to_static(model)
+    fp32, int8 = to_executorch_form(static), to_executorch_form(static, int8_stacks=True)
+    layers = [m for m in int8.modules() if isinstance(m, Int8BmmImageExperts)]
+    (reference,) = [m for m in int8_expert_stacks(static).modules() if isinstance(m, Int8GatherImageExperts)]
+    assert len(layers) == 1 and layers[0].w1_q.dtype == torch.int8
+    assert torch.equal(layers[0].w1_q, reference.w1_q) and torch.equal(layers[0].w2_scale, reference.w2_scale)
+    x = _inputs(model, 8, seed=6)
+    with torch.no_grad():
+        assert float((fp32(x) - model(x)).abs().max()) < 1e-4
+        want = int8_expert_stacks(static)(x)
+        assert float((int8(x) - want).abs().max()) < 1e-4 * max(1.0, float(want.abs().max()))
+        assert float((int8(x) - model(x)).abs().max()) > 1e-6  # the int8 rounding is really there
+
+
+def test_executorch_runs_the_image_experts_in_xnnpack(tmp_path):
+    """Mobile V-MoE: the gathered experts' products, biases and activations are delegated, and in int8 the
+    gathered int8 stacks become floats in XNNPACK too (no portable dtype cast beyond what fp32 has); the
+    outputs are the form's own in PyTorch."""
+    from executorch.runtime import Runtime
+
+    from edgevit.export import executorch as executorch_target
+
+    model = _random_norms(make_model("mobile_vmoe_test"))
+    x = _inputs(model, 4, seed=7)
+    ops = {}
+    for precision in ("fp32", "int8"):
+        path = executorch_target.export(to_static(model), x[:1], tmp_path / f"{precision}.pte", precision=precision)
+        ops[precision] = executorch_target.inspect(path).ops
+        portable = {k for k in ops[precision] if not k.startswith("delegate:")}
+        assert not portable & {"aten::bmm", "aten::mm", "aten::mul", "aten::add", "aten::gelu"}, ops
+        method = Runtime.get().load_program(path).load_method("forward")
+        got = np.concatenate([method.execute([x[i:i + 1]])[0].numpy() for i in range(len(x))])
+        with torch.no_grad():
+            want = to_executorch_form(to_static(model), int8_stacks=precision == "int8")(x).numpy()
+        assert np.abs(got - want).max() < (1e-4 if precision == "fp32" else 0.25), (precision, np.abs(got - want).max())
+    cast = "dim_order_ops::_to_dim_order_copy"
+    assert ops["int8"].get(cast, 0) == ops["fp32"].get(cast, 0), ops
 
 
 @pytest.mark.parametrize("affine", [True, False])
