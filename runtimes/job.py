@@ -67,6 +67,11 @@ class BenchJob:
     device: str = _knob("local", "label recorded in the result")
     machine_name: str | None = _knob(None, "machine label for the result (default: host name)")
 
+    def __post_init__(self) -> None:
+        t = self.threads
+        if t is not None and (not isinstance(t, int) or isinstance(t, bool) or t < 1):
+            raise BenchJobError(f"--threads must be a whole number >= 1, got {t!r}")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 

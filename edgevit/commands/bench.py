@@ -152,6 +152,8 @@ def register(app: typer.Typer) -> None:
         from edgevit.runtimes.remote import parse_device
 
         parse_device(device)  # a malformed --device fails before any artifact is read
+        for n in threads or []:
+            BenchJob(threads=n)  # a bad --threads fails before anything runs
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
         template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
         opts = CompareOptions(job=template, device=device, load_eval_set=_load_eval_set,

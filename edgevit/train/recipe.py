@@ -94,6 +94,27 @@ class TrainArgs:
 
     def check(self) -> None:
         """Values no component checks on its own; ConfigError names the flag."""
+        for flag, value, ok, rule in (
+            ("--epochs", self.epochs, self.epochs >= 1, "at least 1"),
+            ("--batch-size", self.batch_size, self.batch_size >= 1, "at least 1"),
+            ("eval_batch_size", self.eval_batch_size, self.eval_batch_size >= 1, "at least 1"),
+            ("--lr", self.lr, self.lr > 0, "above 0"),
+            ("--min-lr", self.min_lr, 0 <= self.min_lr <= self.lr, "between 0 and --lr"),
+            ("--lr-batch", self.lr_batch, self.lr_batch is None or self.lr_batch >= 1, "at least 1"),
+            ("--weight-decay", self.weight_decay, self.weight_decay >= 0, "at least 0"),
+            ("--warmup-epochs", self.warmup_epochs, self.warmup_epochs >= 0, "at least 0"),
+            ("label_smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("--clip-grad", self.clip_grad, self.clip_grad >= 0, "at least 0 (0: off)"),
+            ("--val-fraction", self.val_fraction, 0 <= self.val_fraction < 1, "in [0, 1)"),
+            ("--limit", self.limit, self.limit is None or self.limit >= 1, "at least 1"),
+            ("--patience", self.patience, self.patience >= 0, "at least 0 (0: off)"),
+            ("--crop-padding", self.crop_padding, self.crop_padding is None or self.crop_padding >= 0, "at least 0"),
+            ("--random-erasing", self.random_erasing,
+             self.random_erasing is None or 0 <= self.random_erasing <= 1, "a probability in [0, 1]"),
+            ("mask_ratio", self.mask_ratio, 0 < self.mask_ratio < 1, "in (0, 1)"),
+        ):
+            if not ok:
+                raise ConfigError(f"{flag} must be {rule}, got {value}")
         if self.lr_scaling not in LR_SCALINGS:
             raise ConfigError(f"--lr-scaling must be one of {LR_SCALINGS}, got {self.lr_scaling!r}")
         if self.amp not in AMP_MODES:

@@ -82,6 +82,8 @@ def test_usage_errors(artifacts: Path, tmp_path: Path) -> None:
     assert p.returncode == 1 and "nothing-here" in p.stderr and "Traceback" not in p.stderr
     p = edgevit(["bench", "--artifact", str(artifacts / "onnx"), "--device", "ftp://x", "--out", str(tmp_path)])
     assert p.returncode == 1 and "unknown device 'ftp://x'" in p.stderr
+    p = edgevit(["bench", "--artifact", str(artifacts / "onnx"), "--threads", "0", "--out", str(tmp_path)])
+    assert p.returncode == 1 and p.stderr.strip() == "error: --threads must be a whole number >= 1, got 0"
 
 
 def test_missing_runtime_package_names_the_extra(artifacts: Path, tmp_path: Path) -> None:

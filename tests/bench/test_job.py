@@ -37,6 +37,7 @@ def test_every_field_is_a_flag() -> None:
     ('{"artifact": "m.onnx", "threads": "4"}', "wrong type"),
     ('{"artifact": "m.onnx", "protocol": {"runs": null}}', "wrong type"),
     ('{"runtime": "onnx"}', "needs an artifact"),
+    ('{"artifact": "m.onnx", "threads": 0}', "--threads must be"),
     ('[1]', "JSON object"),
 ])
 def test_bad_job_json_is_a_value_error(text: str, why: str) -> None:

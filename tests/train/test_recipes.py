@@ -53,6 +53,25 @@ def test_unknown_recipe_and_wrong_command_are_config_errors():
         recipes.build_args({"recipe": "mae", "task": "classify"})
 
 
+@pytest.mark.parametrize("name", recipes.names())
+def test_every_recipe_passes_its_own_checks(name):
+    task = recipes.get(name).task or "classify"
+    recipes.build_args({"recipe": name, "task": task})  # raises ConfigError on a value out of range
+
+
+@pytest.mark.parametrize("given, flag", [
+    ({"epochs": 0}, "--epochs"), ({"batch_size": 0}, "--batch-size"), ({"lr": -1.0}, "--lr"),
+    ({"lr": 0.0}, "--lr"), ({"min_lr": 0.1}, "--min-lr"), ({"weight_decay": -0.1}, "--weight-decay"),
+    ({"warmup_epochs": -1.0}, "--warmup-epochs"), ({"clip_grad": -1.0}, "--clip-grad"),
+    ({"val_fraction": 1.0}, "--val-fraction"), ({"limit": 0}, "--limit"), ({"patience": -1}, "--patience"),
+    ({"crop_padding": -2}, "--crop-padding"), ({"random_erasing": 1.5}, "--random-erasing"),
+    ({"lr_batch": 0}, "--lr-batch"),
+])
+def test_out_of_range_values_are_config_errors_naming_the_flag(given, flag):
+    with pytest.raises(ConfigError, match=f"^{flag} must be"):
+        recipes.build_args(given)
+
+
 def test_cli_recipe_and_native_size_reach_the_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     code, _, err = run_cli(["train", "--model", "vit_test", "--recipe", "small-data-vit", "--data", "digits",

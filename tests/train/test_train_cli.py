@@ -99,6 +99,9 @@ def test_bad_inputs_are_one_line_errors(dense_run, tmp_path, capsys):
           "--out", str(tmp_path / "c")], "missing"),
         (["train", "--model", "vit_test", *TINY, "--set", "nonsense=1", "--out", str(tmp_path / "d")], "nonsense"),
         (["eval", "--checkpoint", str(tmp_path / "nowhere"), "--data", "digits"], "not found"),
+        (["train", "--model", "vit_test", *TINY, "--batch-size", "0", "--out", str(tmp_path / "e")], "--batch-size"),
+        (["train", "--model", "vit_test", *TINY, "--lr", "-1", "--out", str(tmp_path / "f")], "--lr"),
+        (["pretrain", "--model", "vit_test", *TINY, "--epochs", "0", "--out", str(tmp_path / "g")], "--epochs"),
     ]
     broken = tmp_path / "broken"
     broken.mkdir()
