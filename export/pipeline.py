@@ -76,6 +76,18 @@ class ExportRequest:
     app: str | None = None
     app_out: Path | None = None
 
+    def __post_init__(self) -> None:
+        """Counts and shares out of range are refused before the checkpoint is read."""
+        for flag, value, least in (("--calib-images", self.calib_images, 1), ("--eval-images", self.eval_images, 1),
+                                   ("random_inputs", self.random_inputs, 0)):
+            if value is not None and value < least:
+                raise ExportError(f"{flag} must be >= {least}, got {value}")
+        if self.min_agreement is not None and not 0.0 <= self.min_agreement <= 1.0:
+            raise ExportError(f"--min-agreement is a share in [0, 1], got {self.min_agreement}")
+        opset = self.options.get("opset")
+        if opset is not None and opset < 17:
+            raise ExportError(f"--opset {opset} is too old; edgevit exports opset >= 17")
+
 
 ALL_TARGETS = "all"
 

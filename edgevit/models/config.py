@@ -140,7 +140,16 @@ class BaseConfig:
         need(self.attention in ATTENTIONS, f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
         need(self.stem in STEMS, f"stem must be one of {STEMS}, got {self.stem!r}")
         need(self.pos in POSITIONS, f"pos must be one of {POSITIONS}, got {self.pos!r}")
-        need(self.num_classes >= 1, "num_classes must be >= 1")
+        for field_name in ("num_classes", "img_size", "patch_size", "dim", "depth", "num_heads", "linformer_k",
+                           "nystrom_landmarks", "nystrom_conv_kernel"):
+            value = getattr(self, field_name)
+            need(value >= 1, f"{field_name} must be >= 1, got {value}")
+        for field_name in ("num_kv_heads", "performer_features", "nystrom_iters"):
+            value = getattr(self, field_name)
+            need(value >= 0, f"{field_name} must be >= 0, got {value}")
+        for field_name in ("drop_rate", "drop_path_rate"):
+            value = getattr(self, field_name)
+            need(0 <= value < 1, f"{field_name} is a probability in [0, 1), got {value}")
         need(self.dim % self.num_heads == 0, f"dim {self.dim} is not divisible by num_heads {self.num_heads}")
         need(self.num_heads % self.kv_heads == 0, "num_heads must be a multiple of num_kv_heads")
         need(self.img_size % self.patch_size == 0, f"img_size {self.img_size} is not a multiple of patch_size")
@@ -220,6 +229,8 @@ class ViTConfig(BaseConfig):
             raise ConfigError(f"mlp_kind must be gelu or swiglu, got {self.mlp_kind!r}")
         if self.mlp_hidden_per_block and len(self.mlp_hidden_per_block) != self.depth:
             raise ConfigError("mlp_hidden_per_block needs one value per block")
+        if min((self.mlp_hidden, *self.mlp_hidden_per_block)) < 1:
+            raise ConfigError("mlp_hidden (and each mlp_hidden_per_block value) must be >= 1")
 
     def hidden(self, i: int) -> int:
         return int(self.mlp_hidden_per_block[i]) if self.mlp_hidden_per_block else self.mlp_hidden
@@ -251,6 +262,10 @@ class MMoEViTConfig(BaseConfig):
             raise ConfigError("experts_per_stage needs at least one stage with >= 1 expert")
         if self.top_k < 1 or self.top_k > min(self.experts_per_stage):
             raise ConfigError(f"top_k must be in 1..{min(self.experts_per_stage)}, got {self.top_k}")
+        if min(self.hidden_first, self.hidden_last) < 1:
+            raise ConfigError(f"hidden_first and hidden_last must be >= 1, got {self.hidden_first}, {self.hidden_last}")
+        if self.aux_loss_weight < 0:
+            raise ConfigError(f"aux_loss_weight must be >= 0, got {self.aux_loss_weight}")
 
     def hidden(self, i: int) -> int:
         """Linear decay: int((D-1-i)/(D-1) * (first-last)) + last."""
@@ -313,6 +328,11 @@ class MobileVMoEConfig(BaseConfig):
             raise ConfigError(f"expert_width must be one of {EXPERT_WIDTHS}, got {self.expert_width!r}")
         if self.expert_hidden < 0:
             raise ConfigError(f"expert_hidden must be >= 0 (0 = from expert_width), got {self.expert_hidden}")
+        if self.mlp_hidden < 1:
+            raise ConfigError(f"mlp_hidden must be >= 1, got {self.mlp_hidden}")
+        for field_name in ("router_noise_std", "aux_loss_weight", "superclass_loss_weight"):
+            if getattr(self, field_name) < 0:
+                raise ConfigError(f"{field_name} must be >= 0, got {getattr(self, field_name)}")
 
     @property
     def expert_hidden_size(self) -> int:

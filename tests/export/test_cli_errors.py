@@ -60,6 +60,10 @@ def test_unknown_target(capsys, checkpoint_factory, tmp_path):
     (["-t", "onnx", "--quant", "static"], ["--quant static needs --precision int8"]),
     (["-t", "onnx", "--calib-images", "8"], ["--calib-images is used by onnx --precision int8 --quant static"]),
     (["-t", "onnx", "--routing", "sparse"], ["unknown routing 'sparse'"]),
+    (["-t", "onnx", "-p", "int8", "--quant", "static", "--calib-images", "0"], ["--calib-images must be >= 1, got 0"]),
+    (["-t", "onnx", "--eval-images", "-3"], ["--eval-images must be >= 1, got -3"]),
+    (["-t", "onnx", "--min-agreement", "1.5"], ["--min-agreement is a share in [0, 1]"]),
+    (["-t", "onnx", "--opset", "5"], ["--opset 5 is too old"]),
     (["-t", "onnx", "--app", "android"], ["--app android bundles a tflite model"]),
 ])
 def test_unsupported_flag_is_named(capsys, checkpoint_factory, tmp_path, args, needles):
@@ -88,11 +92,14 @@ def test_list_targets(capsys):
     assert max(len(line) for line in out.splitlines()) <= 80
 
 
-def test_validation_failure_writes_nothing_unless_keep_invalid(capsys, checkpoint_factory, tmp_path):
+def test_validation_failure_writes_nothing_unless_keep_invalid(capsys, checkpoint_factory, tmp_path, monkeypatch):
+    from edgevit.export import validate
+
+    monkeypatch.setitem(validate.TOLERANCES, "fp32", 0.0)  # no fp32 export is that exact: validation fails
     ck = str(checkpoint_factory("mobile_vmoe_test"))
-    common = ["-c", ck, "-t", "onnx", "--min-agreement", "1.01", "--eval-images", "8", "--no-simplify"]
+    common = ["-c", ck, "-t", "onnx", "--eval-images", "8", "--no-simplify"]
     code, _, err = run_cli(capsys, *common, "-o", str(tmp_path / "a"))
-    assert_one_error(code, err, "onnx-fp32", "top-1 agreement", "no artifact written")
+    assert_one_error(code, err, "onnx-fp32", "max abs diff", "no artifact written")
     assert not (tmp_path / "a").exists()  # created for this run, left empty, removed
     code, _, err = run_cli(capsys, *common, "-o", str(tmp_path / "b"), "--keep-invalid")
     assert_one_error(code, err, "kept: --keep-invalid")

@@ -209,6 +209,23 @@ def test_bad_names_and_fields_are_clear_errors() -> None:
         create_model("mobile_vmoe_test", top_k=9)
 
 
+@pytest.mark.parametrize("name, field, value, says", [
+    ("vit_test", "depth", 0, "depth must be >= 1"), ("vit_test", "patch_size", 0, "patch_size must be >= 1"),
+    ("vit_test", "dim", -8, "dim must be >= 1"), ("vit_test", "img_size", -4, "img_size must be >= 1"),
+    ("vit_test", "num_kv_heads", -1, "num_kv_heads must be >= 0"),
+    ("vit_test", "drop_path_rate", 2.0, "drop_path_rate is a probability"),
+    ("vit_test", "mlp_hidden", 0, "mlp_hidden"), ("mmoe_vit_test", "hidden_last", 0, "hidden_last"),
+    ("mmoe_vit_test", "aux_loss_weight", -1.0, "aux_loss_weight"),
+    ("mobile_vmoe_test", "mlp_hidden", 0, "mlp_hidden"),
+    ("mobile_vmoe_test", "superclass_loss_weight", -0.5, "superclass_loss_weight"),
+])
+def test_sizes_and_rates_out_of_range_are_config_errors(name, field, value, says) -> None:
+    """A size below 1 or a rate out of range is refused when the config is made, before any layer divides
+    by it or any training step diverges on it."""
+    with pytest.raises(ConfigError, match=says):
+        create_model(name, **{field: value})
+
+
 def test_eval_routing_breaks_ties_like_the_export_form() -> None:
     """A zero-initialised router ties every expert: eval picks the lowest indices, as argmax rounds do."""
     model = create_model("mmoe_vit_test").eval()  # routers start at zero
