@@ -124,17 +124,9 @@ class BmmImageExperts(GatherImageExperts):
         return torch.bmm(gates.view(B, 1, k), y.view(B, k, N * D)).view(B, N, D)  # the gated sum over k
 
 
-class Int8BmmImageExperts(BmmImageExperts):
-    """`BmmImageExperts` with int8 stacks: the gathered int8 weights become floats in XNNPACK, and each expert's
-    per-output-channel scale multiplies the product (x @ (q * s) = (x @ q) * s)."""
-
-    def __init__(self, experts: GatherImageExperts) -> None:
-        quantized = Int8GatherImageExperts(experts)
-        nn.Module.__init__(self)
-        self.num_experts, self.b1, self.b2 = quantized.num_experts, quantized.b1, quantized.b2
-        for name in ("w1", "w2"):
-            self.register_buffer(f"{name}_q", getattr(quantized, f"{name}_q"))
-            self.register_buffer(f"{name}_scale", getattr(quantized, f"{name}_scale"))  # (E, 1, out)
+class Int8BmmImageExperts(BmmImageExperts, Int8GatherImageExperts):
+    """`BmmImageExperts` with `Int8GatherImageExperts`' int8 stacks: the gathered int8 weights become floats in
+    XNNPACK, and each expert's per-output-channel scale multiplies the product (x @ (q * s) = (x @ q) * s)."""
 
     def expert_product(self, x: torch.Tensor, name: str, flat: torch.Tensor) -> torch.Tensor:
         q = getattr(self, f"{name}_q").index_select(0, flat)

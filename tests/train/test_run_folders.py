@@ -72,9 +72,10 @@ def test_two_default_trains_both_succeed_and_say_where_everything_is(tmp_path, m
 
 def test_patience_stops_a_run_that_no_longer_improves(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    # lr 0: the val score never changes, so epoch 1 stays the best and patience 1 stops after epoch 2
-    code, stdout, err = run_cli(["train", "--model", "vit_test", *TINY, "--epochs", "5", "--lr", "0",
-                                 "--patience", "1", "--name", "flat", "--json"], capsys)
+    # lr 1e-12: steps below float32's resolution of the weights, so the val score never changes, epoch 1
+    # stays the best and patience 1 stops after epoch 2 (lr 0 is refused)
+    code, stdout, err = run_cli(["train", "--model", "vit_test", *TINY, "--epochs", "5", "--lr", "1e-12",
+                                 "--min-lr", "0", "--patience", "1", "--name", "flat", "--json"], capsys)
     assert code == 0, err
     res = json.loads(stdout)
     assert res["out"] == str(Path("runs/flat")) and res["epochs_done"] == 2 and res["stopped_early"] == 2
