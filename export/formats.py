@@ -43,6 +43,7 @@ class Format:
     options: dict[str, str] = field(default_factory=dict)  # target-only flags: name -> help
     embeds: str = ""  # where the contract goes inside the file
     calibrated: tuple[str, ...] = ()  # quant schemes that need calibration images
+    int8_note: str = ""  # which int8 scheme runs fastest where (benchmarks/results/findings.md), for `--list`
 
     @property
     def suffix(self) -> str:
@@ -70,7 +71,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("onnx", "ONNX", "model.onnx", "edgevit.export.onnx", "onnx", ("fp32", "fp16", "int8"),
            ("dynamic", "static"), ("NCHW",), "onnx", ("onnx", "onnxruntime", "onnxscript", "onnxslim"),
            {"opset": "ONNX opset (>= 17, default 23; below 23 attention is exported without the Attention op)", "no_simplify": "skip onnxslim"},
-           embeds="metadata_props['edgevit']", calibrated=("static",)),
+           embeds="metadata_props['edgevit']", calibrated=("static",),
+           int8_note="dynamic is onnxruntime's fast CPU form; static (QDQ) is for accelerator execution providers"),
     Format("coreml", "Core ML", "model.mlpackage", "edgevit.export.coreml", "coreml", ("fp16", "fp32", "int8"),
            ("linear", "palettize"), ("NCHW", "NHWC"), "coreml", ("coremltools",),
            {"image_input": "image input (scale/bias from the preprocess) + classifier labels, for Vision"},
@@ -78,7 +80,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("tflite", "TFLite / LiteRT", "model.tflite", "edgevit.export.tflite", "tflite", ("fp32", "fp16", "int8"),
            ("dynamic", "static", "weight"), ("NCHW", "NHWC"), "tflite",
            ("litert_torch", "ai_edge_litert", "ai_edge_quantizer"),
-           embeds="model metadata buffer 'edgevit'", calibrated=("static",)),
+           embeds="model metadata buffer 'edgevit'", calibrated=("static",),
+           int8_note="static (calibrated on the checkpoint's data) runs fastest in LiteRT, 1.6-1.7x fp32's speed "
+                     "where dynamic gives 1.4-1.5x"),
     Format("executorch", "ExecuTorch (XNNPACK)", "model.pte", "edgevit.export.executorch", "executorch",
            ("fp32", "int8"), ("dynamic", "static"), ("NCHW",), "executorch", ("executorch",), embeds="",
            calibrated=("static",)),
@@ -176,5 +180,6 @@ def check_request(fmt: Format, *, precision: str | None = None, quant: str | Non
 def formats_rows() -> list[dict[str, str]]:
     """The table as rows (for `edgevit export --list` and docs)."""
     return [{"target": f.name, "format": f.title, "file": f.file, "precisions": ", ".join(f.precisions),
-             "int8": ", ".join(f.quant), "layouts": ", ".join(f.layouts), "metadata": f.embeds or "beside only",
+             "int8": ", ".join(f"{q} (default)" if i == 0 else q for i, q in enumerate(f.quant))
+             + (f"; {f.int8_note}" if f.int8_note else ""), "layouts": ", ".join(f.layouts), "metadata": f.embeds or "beside only",
              "extra": f"edgevit[{f.extra}]", "flags": ", ".join(f.flags())} for f in FORMATS.values()]

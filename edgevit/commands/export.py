@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option(None, "--precision", "-p", help="fp32 | fp16 | int8, or several: fp32,int8 (default: the target's first; Core ML: fp16)."),
         routing: str = typer.Option("static", "--routing", help="static (per-image gather: only k experts run) | dense (all experts, masked)."),
         layout: str = typer.Option(None, "--layout", help="NCHW | NHWC input (tflite, coreml)."),
-        quant: str = typer.Option(None, "--quant", help="int8 scheme: onnx dynamic|static, tflite dynamic|static|weight, executorch dynamic|static, coreml linear|palettize; the first is the default (dynamic: the fast CPU form)."),
+        quant: str = typer.Option(None, "--quant", help="int8 scheme: onnx dynamic|static, tflite dynamic|static|weight, executorch dynamic|static, coreml linear|palettize; the first is the default. static is calibrated on the checkpoint's data: fastest on LiteRT (see --list)."),
         out: Path = typer.Option(None, "--out", "-o", help="Parent folder of the artifacts (default CHECKPOINT/export)."),
         app_name: str = typer.Option(None, "--app", help="Also write the android (tflite) or ios (coreml) sample-app bundle."),
         app_out: Path = typer.Option(None, "--app-out", help="Bundle folder (default: the sample app's assets in this tree)."),
