@@ -11,7 +11,8 @@ ratio is the median of per-round ratios (two numbers from one round). Accuracy i
 the single-thread sgemm peak (`peak.py`) are measured in the same run, and so are each model's matrix products
 alone (`matmul_replica.py`), fp32 and int8: their share of the fp32 run and their own int8 speed-up say how
 much int8 can do for the whole model; the products with the attention kernels (the floor no export form can
-go under) say how far the fp32 run can fall.
+go under) say how far the fp32 run can fall. LiteRT's linear layers alone (`litert_replica.py`), fp32 and
+dynamic int8, do the same for LiteRT's dynamic int8.
 
     python benchmarks/targets.py --data fashion-mnist
     python benchmarks/targets.py --checkpoint mmoe_vit_xxs=runs/x/best --checkpoint vit_mlit_xxs=runs/y/best
@@ -32,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 from common import RESULTS, ROOT, edgevit, machine_line, md_table, write_json
+from litert_replica import LiteRTReplicaRun
+from litert_replica import replica as litert_replica
 from matmul_replica import ATTENTION, PRODUCTS, ReplicaRun, int8_replica, replica
 
 FLAGSHIP, TWIN = "mmoe_vit_xxs", "vit_mlit_xxs"
@@ -46,7 +49,8 @@ GOAL_RUNTIMES = ("onnx", "tflite")  # the issue's int8 goal names these; ExecuTo
 FORMS_KEYS = [f[0] for f in FORMS]
 PRODUCTS_FP32, PRODUCTS_INT8 = "onnx-fp32 products alone", "onnx-int8-dynamic products alone"
 FLOOR = "onnx-fp32 products + attention alone"  # the kernels no form removes: a floor under the fp32 run
-REPLICAS = (PRODUCTS_FP32, PRODUCTS_INT8, FLOOR)
+LINEARS_FP32, LINEARS_INT8 = "tflite-fp32 linears alone", "tflite-int8-dynamic linears alone"
+REPLICAS = (PRODUCTS_FP32, PRODUCTS_INT8, FLOOR, LINEARS_FP32, LINEARS_INT8)
 
 
 def export_forms(label: str, ckpt: Path, out: Path, calib: int, logs: Path) -> dict[str, Path | str]:
@@ -173,6 +177,9 @@ def measure_model(label: str, ckpt: Path, work: Path, a: argparse.Namespace) -> 
         floor, floor_feeds = replica(model, x1, out, PRODUCTS + ATTENTION, name="floor-fp32")
         floor_nodes = len(onnx.load(str(floor)).graph.node)
         harnesses[FLOOR] = ReplicaRun(floor, floor_feeds)
+    if isinstance(folders.get("tflite-fp32"), Path):  # the LiteRT form's linear layers alone, fp32 and int8
+        fp32, int8, feeds = litert_replica(ckpt, x1, work / label / "linears")
+        harnesses |= {LINEARS_FP32: LiteRTReplicaRun(fp32, feeds), LINEARS_INT8: LiteRTReplicaRun(int8, feeds)}
     lat = time_interleaved(harnesses, x1, a.rounds, a.runs)
     acc = {k: accuracy(h, test.images, test.labels) for k, h in harnesses.items() if k not in REPLICAS}
     row = {"label": label, "checkpoint": str(ckpt), "latency": lat, "top1": acc, "errors": errors,
@@ -224,6 +231,15 @@ def targets(rows: list[dict], peak: float, flops: dict[str, int]) -> list[dict]:
             s, note = paired_ratio(lat, PRODUCTS_FP32, PRODUCTS_INT8)
             add(f"{m}: ORT int8 dynamic, the matrix products alone vs fp32", s, "-", None,
                 note + "; what onnxruntime's int8 kernels give at the model's shapes, with no other op")
+        if LINEARS_FP32 in p and "tflite-fp32" in p:  # what LiteRT's dynamic int8 can speed up
+            mm = p[LINEARS_FP32]
+            s, note = paired_ratio(lat, LINEARS_FP32, LINEARS_INT8)
+            add(f"{m}: LiteRT int8 dynamic, the linear layers alone vs fp32", s, "-", None,
+                note + f"; {100 * mm / p['tflite-fp32']:.0f}% of the fp32 run; the rest stays float")
+            add(f"{m}: LiteRT int8 dynamic speed-up if only the linear layers changed", p["tflite-fp32"] / max(
+                p["tflite-fp32"] - mm + p[LINEARS_INT8], 1e-9), "-", None,
+                f"{p['tflite-fp32']:.3f} ms - {mm:.3f} + {p[LINEARS_INT8]:.3f}; linear layers free: "
+                f"{p['tflite-fp32'] / max(p['tflite-fp32'] - mm, 1e-9):.2f}x")
         if "tflite-fp32" in p and "onnx-fp32" in p:
             s, note = paired_ratio(lat, "tflite-fp32", "onnx-fp32")
             add(f"{m}: LiteRT fp32 / ORT fp32", s, "<= 1.0x", s <= 1.0, note)

@@ -55,13 +55,14 @@ def export(model: Any, sample: Any, path: Path, *, precision: str = "fp32", quan
         if precision == "fp32":
             fp32.replace(path)
         elif precision in ("fp16", "int8"):
-            _quantize(fp32, path, "fp16" if precision == "fp16" else (quant or "dynamic"), calibration)
+            quantize(fp32, path, "fp16" if precision == "fp16" else (quant or "dynamic"), calibration)
         else:
             raise ExportError(f"tflite: unsupported precision {precision!r}")
     return path
 
 
-def _quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None) -> None:
+def quantize(src: Path, dst: Path, scheme: str, calibration: np.ndarray | None) -> None:
+    """Write `src` (an fp32 .tflite) quantized by `scheme` (fp16 | dynamic | weight | static) to `dst`."""
     aeq = require("ai_edge_quantizer", "tflite", "TFLite quantization", package="ai-edge-quantizer")
     from ai_edge_quantizer import qtyping, recipe
 
