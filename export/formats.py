@@ -43,7 +43,7 @@ class Format:
     options: dict[str, str] = field(default_factory=dict)  # target-only flags: name -> help
     embeds: str = ""  # where the contract goes inside the file
     calibrated: tuple[str, ...] = ()  # quant schemes that need calibration images
-    int8_note: str = ""  # which int8 scheme runs fastest where (benchmarks/results/findings.md), for `--list`
+    int8_note: str = ""  # which int8 scheme to pick on this runtime (benchmarks/results/findings.md), for `--list`
 
     @property
     def suffix(self) -> str:
@@ -81,8 +81,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            ("dynamic", "static", "weight"), ("NCHW", "NHWC"), "tflite",
            ("litert_torch", "ai_edge_litert", "ai_edge_quantizer"),
            embeds="model metadata buffer 'edgevit'", calibrated=("static",),
-           int8_note="static (calibrated on the checkpoint's data) runs fastest in LiteRT, 1.6-1.7x fp32's speed "
-                     "where dynamic gives 1.4-1.5x"),
+           int8_note="static (calibrated on the checkpoint's data) runs fastest in LiteRT; dynamic needs no data"),
     Format("executorch", "ExecuTorch (XNNPACK)", "model.pte", "edgevit.export.executorch", "executorch",
            ("fp32", "int8"), ("dynamic", "static"), ("NCHW",), "executorch", ("executorch",), embeds="",
            calibrated=("static",)),
