@@ -89,9 +89,10 @@ def replica(model_path: Path, x: np.ndarray, out_dir: Path, ops: tuple[str, ...]
     for k, n in enumerate(picked):
         names = []
         for j, i in enumerate(n.input):
-            if not i or i in consts:
+            if not i or i in consts:  # an absent optional input, or a weight
                 names.append(i)
-                used.update([i] if i else [])
+                if i:
+                    used.add(i)
                 continue
             feeds[f"in{k}_{j}"] = captured[i]
             inputs.append(helper.make_tensor_value_info(f"in{k}_{j}", onnx.TensorProto.FLOAT, list(captured[i].shape)))
