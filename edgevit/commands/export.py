@@ -84,7 +84,19 @@ def _print_results(console, results) -> None:
     console.print(t)
     roots = sorted({str(r.folder.parent) for r in results if r.folder})
     if roots:
-        console.print(f"artifacts in {', '.join(roots)}", highlight=False)
+        console.print(Text(f"artifacts in {', '.join(roots)}"), highlight=False)
+    for line in _next_steps(results, roots):
+        console.print(Text(line), highlight=False)
+
+
+def _next_steps(results, roots: list[str]) -> list[str]:
+    """What to run next: bench the published artifacts; on LiteRT, the faster int8 scheme when dynamic was used."""
+    import shlex
+
+    lines = [f"next: edgevit bench {shlex.quote(root)}" for root in roots if any(r.ok for r in results)]
+    if any(r.ok and r.plan.fmt.name == "tflite" and r.plan.quant == "dynamic" for r in results):
+        lines.append("tip: --quant static (calibrated on the checkpoint's data) runs int8 faster on LiteRT")
+    return lines
 
 
 def _live_console(console):

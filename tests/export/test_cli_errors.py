@@ -146,3 +146,17 @@ def test_missing_converter_names_the_extra(capsys, checkpoint_factory, tmp_path,
     with pytest.raises(MissingDependencyError, match=r"pip install 'edgevit\[tflite\]'") as e:
         plan_export(ExportRequest(checkpoint_factory("mobile_vmoe_test"), "tflite"))
     assert e.value.extra == "tflite"
+
+
+def test_a_published_export_says_what_to_run_next(capsys, checkpoint_factory, tmp_path):
+    out_dir = tmp_path / "has space"
+    code, out, err = run_cli(capsys, "-c", str(checkpoint_factory("vit_test")), "-t", "tflite", "-p", "int8",
+                             "--eval-images", "8", "-o", str(out_dir))
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert f"next: edgevit bench '{out_dir}'" in lines  # quoted: pasted into a shell it still works
+    assert any(ln.startswith("tip: --quant static") for ln in lines)
+    code, out, err = run_cli(capsys, "-c", str(checkpoint_factory("vit_test")), "-t", "tflite", "-p", "int8",
+                             "--quant", "static", "--calib-images", "8", "--eval-images", "8", "-o", str(out_dir))
+    assert code == 0, err
+    assert not any(ln.startswith("tip:") for ln in out.splitlines())  # static is what the tip would suggest
