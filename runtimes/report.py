@@ -58,6 +58,21 @@ def fps(r: dict[str, Any]) -> float | None:
     return v
 
 
+# the package behind each harness name: the version a result records is that package's
+RUNTIME_PACKAGES = {"onnx": "onnxruntime", "tflite": "ai-edge-litert", "coreml": "coremltools",
+                    "executorch": "executorch", "torch": "torch"}
+
+
+def runtime_cell(rt: dict[str, Any]) -> str:
+    """'onnxruntime 1.31.1': the package that ran (a result names the harness, 'onnx', and that package's
+    version); a result with no version keeps the name it gives (an app's or benchmark_model's)."""
+    name = str(rt.get("name") or "?")
+    if not rt.get("version"):
+        return name
+    extra = rt.get("extra") if isinstance(rt.get("extra"), dict) else {}
+    return f"{extra.get('package') or RUNTIME_PACKAGES.get(name, name)} {rt['version']}"
+
+
 def row(r: dict[str, Any]) -> list[str]:
     rt = r.get("runtime") or {}
     p50, est = per_image_ms(r, "p50")
@@ -66,7 +81,7 @@ def row(r: dict[str, Any]) -> list[str]:
     acc = r.get("accuracy")
     agree = r.get("top1_agreement")
     return [str(r.get("model") or "?"), str(r.get("checkpoint") or "—"), str(r.get("format") or "?"),
-            f"{rt.get('name') or '?'} {rt.get('version') or ''}".strip(), str(r.get("precision") or "?"),
+            runtime_cell(rt), str(r.get("precision") or "?"),
             str(r.get("batch") or 1), str(rt.get("threads") or "auto"), str((r.get("machine") or {}).get("name") or "?"), status_cell(r),
             _fmt(None if size is None else size / 1e6, ".3f"), _fmt(None if acc is None else acc * 100, ".2f"),
             _fmt(None if agree is None else agree * 100, ".1f"),

@@ -32,7 +32,7 @@ def test_bench_two_runtimes_json_and_files(artifacts: Path, tmp_path: Path) -> N
     host = rs[0]["machine"]["name"]
     assert names == sorted([f"{MODEL}-onnx-fp32-b1-t1-{host}.json", f"{MODEL}-tflite-fp32-b1-t1-{host}.json",
                             "report.md", "report.png"])
-    assert f"| {MODEL} | — | onnx | onnx 1.31" in (out / "report.md").read_text()
+    assert f"| {MODEL} | — | onnx | onnxruntime 1.31" in (out / "report.md").read_text()
 
 
 def test_bench_takes_artifacts_as_plain_paths_between_options(artifacts: Path, tmp_path: Path) -> None:

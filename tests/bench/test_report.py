@@ -51,6 +51,17 @@ def test_table_rows_and_status() -> None:
     assert "Machine" in two and "pi5" in two
 
 
+def test_runtime_cell_names_the_package_whose_version_it_shows() -> None:
+    assert cell(fake("onnx"), "Runtime") == "onnxruntime 1.0"
+    assert cell(fake("tflite"), "Runtime") == "ai-edge-litert 1.0"
+    old = fake("tflite")
+    old["runtime"]["extra"] = {"package": "tflite-runtime"}  # the Pi's other interpreter package
+    assert cell(old, "Runtime") == "tflite-runtime 1.0"
+    app = fake("coreml")
+    app["runtime"].update(name="coreml-ios", version=None)
+    assert cell(app, "Runtime") == "coreml-ios"  # no version recorded: the name as the result gives it
+
+
 def test_batch_and_mean_fallback() -> None:
     r = fake("tflite", p50=8.0)
     r["batch"] = 4
@@ -64,7 +75,7 @@ def test_markdown() -> None:
     md = to_markdown([fake("onnx"), fake("coreml", status="unsupported", p50=None, acc=None)])
     lines = md.splitlines()
     assert lines[0].startswith("| Model | Checkpoint | Format | Runtime") and lines[1].startswith("|---|")
-    assert "| mmoe_vit_xxs | — | onnx | onnx 1.0 | fp32 | 1 |" in md and "needs macOS" in md and "machine `vm`" in md
+    assert "| mmoe_vit_xxs | — | onnx | onnxruntime 1.0 | fp32 | 1 |" in md and "needs macOS" in md and "machine `vm`" in md
 
 
 def test_plot_png(tmp_path: Path) -> None:
