@@ -63,14 +63,17 @@ RUNTIME_PACKAGES = {"onnx": "onnxruntime", "tflite": "ai-edge-litert", "coreml":
                     "executorch": "executorch", "torch": "torch"}
 
 
-def runtime_cell(rt: dict[str, Any]) -> str:
-    """'onnxruntime 1.31.1': the package that ran (a result names the harness, 'onnx', and that package's
-    version); a result with no version keeps the name it gives (an app's or benchmark_model's)."""
-    name = str(rt.get("name") or "?")
-    if not rt.get("version"):
+def runtime_cell(r: dict[str, Any]) -> str:
+    """'onnxruntime 1.31.1': the package that ran. edgevit's harnesses record their own name ('onnx') and their
+    package's version; other sources (the apps, benchmark_model) keep the name and version they give."""
+    rt = r.get("runtime") or {}
+    name, version = str(rt.get("name") or "?"), rt.get("version")
+    if not version:
         return name
-    extra = rt.get("extra") if isinstance(rt.get("extra"), dict) else {}
-    return f"{extra.get('package') or RUNTIME_PACKAGES.get(name, name)} {rt['version']}"
+    if r.get("source") == "edgevit.runtimes":
+        extra = rt.get("extra") if isinstance(rt.get("extra"), dict) else {}
+        name = str(extra.get("package") or RUNTIME_PACKAGES.get(name, name))
+    return f"{name} {version}"
 
 
 def row(r: dict[str, Any]) -> list[str]:
@@ -81,7 +84,7 @@ def row(r: dict[str, Any]) -> list[str]:
     acc = r.get("accuracy")
     agree = r.get("top1_agreement")
     return [str(r.get("model") or "?"), str(r.get("checkpoint") or "—"), str(r.get("format") or "?"),
-            runtime_cell(rt), str(r.get("precision") or "?"),
+            runtime_cell(r), str(r.get("precision") or "?"),
             str(r.get("batch") or 1), str(rt.get("threads") or "auto"), str((r.get("machine") or {}).get("name") or "?"), status_cell(r),
             _fmt(None if size is None else size / 1e6, ".3f"), _fmt(None if acc is None else acc * 100, ".2f"),
             _fmt(None if agree is None else agree * 100, ".1f"),

@@ -58,8 +58,11 @@ def test_runtime_cell_names_the_package_whose_version_it_shows() -> None:
     old["runtime"]["extra"] = {"package": "tflite-runtime"}  # the Pi's other interpreter package
     assert cell(old, "Runtime") == "tflite-runtime 1.0"
     app = fake("coreml")
-    app["runtime"].update(name="coreml-ios", version=None)
-    assert cell(app, "Runtime") == "coreml-ios"  # no version recorded: the name as the result gives it
+    app.update(source="ios-app")
+    app["runtime"].update(version="iOS 18.2")  # an app's result: its own name and version
+    assert cell(app, "Runtime") == "coreml iOS 18.2"
+    app["runtime"].update(version=None)
+    assert cell(app, "Runtime") == "coreml"
 
 
 def test_batch_and_mean_fallback() -> None:
