@@ -72,6 +72,9 @@ class TorchHarness(Harness):
         self._ckpt = ckpt
         return contract, ckpt
 
+    def package(self) -> str:
+        return "torch"
+
     def version(self) -> str:
         import torch
 

@@ -95,6 +95,10 @@ class Harness:
     def _run(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def package(self) -> str:
+        """The distribution that runs the model (its version is `version()`), recorded in results."""
+        return ""
+
     def version(self) -> str:
         return ""
 
@@ -167,7 +171,10 @@ class Harness:
                                     f"match the contract's {list(want)} ({self.contract.layout})")
 
     def info(self) -> RuntimeInfo:
-        return RuntimeInfo(self.name, self.version(), self.threads, self.provider())
+        info = RuntimeInfo(self.name, self.version(), self.threads, self.provider())
+        if self.package():
+            info.extra["package"] = self.package()
+        return info
 
     def size_bytes(self) -> int:
         return path_size(self.model_path)

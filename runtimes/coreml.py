@@ -37,11 +37,14 @@ class CoreMLHarness(Harness):
             raise RuntimeHarnessError(f"compute_units must be one of {list(COMPUTE_UNITS)}, got {key!r}")
         return key
 
+    def package(self) -> str:
+        return "coremltools"
+
     def version(self) -> str:
         from importlib import metadata
 
         try:  # metadata, not an import: coremltools is slow to import and useless off macOS
-            return metadata.version("coremltools")
+            return metadata.version(self.package())
         except metadata.PackageNotFoundError:
             return ""
 

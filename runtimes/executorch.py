@@ -28,9 +28,12 @@ class ExecuTorchHarness(Harness):
     suffixes = (".pte",)
     extra = "executorch"
 
+    def package(self) -> str:
+        return "executorch"
+
     def version(self) -> str:
         try:
-            return metadata.version("executorch")
+            return metadata.version(self.package())
         except metadata.PackageNotFoundError:
             return ""
 

@@ -27,6 +27,9 @@ class OnnxHarness(Harness):
     def _ort(self) -> Any:
         return require("onnxruntime", "pi", "the onnx runtime")
 
+    def package(self) -> str:
+        return "onnxruntime"
+
     def version(self) -> str:
         return str(self._ort().__version__)
 

@@ -58,22 +58,11 @@ def fps(r: dict[str, Any]) -> float | None:
     return v
 
 
-# the package behind each harness name: the version a result records is that package's
-RUNTIME_PACKAGES = {"onnx": "onnxruntime", "tflite": "ai-edge-litert", "coreml": "coremltools",
-                    "executorch": "executorch", "torch": "torch"}
-
-
-def runtime_cell(r: dict[str, Any]) -> str:
-    """'onnxruntime 1.31.1': the package that ran. edgevit's harnesses record their own name ('onnx') and their
-    package's version; other sources (the apps, benchmark_model) keep the name and version they give."""
-    rt = r.get("runtime") or {}
-    name, version = str(rt.get("name") or "?"), rt.get("version")
-    if not version:
-        return name
-    if r.get("source") == "edgevit.runtimes":
-        extra = rt.get("extra") if isinstance(rt.get("extra"), dict) else {}
-        name = str(extra.get("package") or RUNTIME_PACKAGES.get(name, name))
-    return f"{name} {version}"
+def runtime_cell(rt: dict[str, Any]) -> str:
+    """'onnxruntime 1.31.1': the package whose version the result records (`extra.package`, which edgevit's
+    harnesses write), else the runtime's name as the result gives it (the apps, benchmark_model)."""
+    extra = rt.get("extra") if isinstance(rt.get("extra"), dict) else {}
+    return f"{extra.get('package') or rt.get('name') or '?'} {rt.get('version') or ''}".strip()
 
 
 def row(r: dict[str, Any]) -> list[str]:
@@ -84,7 +73,7 @@ def row(r: dict[str, Any]) -> list[str]:
     acc = r.get("accuracy")
     agree = r.get("top1_agreement")
     return [str(r.get("model") or "?"), str(r.get("checkpoint") or "—"), str(r.get("format") or "?"),
-            runtime_cell(r), str(r.get("precision") or "?"),
+            runtime_cell(rt), str(r.get("precision") or "?"),
             str(r.get("batch") or 1), str(rt.get("threads") or "auto"), str((r.get("machine") or {}).get("name") or "?"), status_cell(r),
             _fmt(None if size is None else size / 1e6, ".3f"), _fmt(None if acc is None else acc * 100, ".2f"),
             _fmt(None if agree is None else agree * 100, ".1f"),

@@ -50,6 +50,9 @@ class TFLiteHarness(Harness):
             self._mod = import_interpreter(str(self.options.get("interpreter", "auto")))
         return self._mod
 
+    def package(self) -> str:
+        return self._module()[1]
+
     def version(self) -> str:
         mod, dist = self._module()
         try:
@@ -59,11 +62,6 @@ class TFLiteHarness(Harness):
 
     def provider(self) -> str | None:
         return "xnnpack" if str(self.options.get("delegate", "xnnpack")).lower() == "xnnpack" else "builtin"
-
-    def info(self):  # type: ignore[override]
-        info = super().info()
-        info.extra["package"] = self._module()[1]
-        return info
 
     def _prepare(self) -> None:
         self._module()

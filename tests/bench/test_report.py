@@ -18,11 +18,16 @@ def cell(r: dict, column: str) -> str:
     return row(r)[COLUMNS.index(column)]
 
 
+HARNESS_PACKAGES = {"onnx": "onnxruntime", "tflite": "ai-edge-litert"}
+
+
 def fake(runtime: str, machine: str = "vm", status: str = "ok", p50: float | None = 2.0, acc: float | None = 0.9,
          ts: str = "2025-01-01T00:00:00+00:00", **kw) -> dict:
     r = new_result(model="mmoe_vit_xxs", artifact=f"out/{runtime}", format=runtime, precision="fp32",
                    status=status, size_bytes=1_068_000, accuracy=acc, timestamp=ts, **kw)
     r["runtime"].update(name=runtime, version="1.0", threads=1)
+    if runtime in HARNESS_PACKAGES:  # what the harness's info() records
+        r["runtime"]["extra"]["package"] = HARNESS_PACKAGES[runtime]
     r["machine"]["name"] = machine
     r["latency_ms"].update(p50=p50, p90=None if p50 is None else p50 * 1.5, mean=p50)
     r["throughput_ips"] = {} if p50 is None else {"1": 1000 / p50}
@@ -59,7 +64,7 @@ def test_runtime_cell_names_the_package_whose_version_it_shows() -> None:
     assert cell(old, "Runtime") == "tflite-runtime 1.0"
     app = fake("coreml")
     app.update(source="ios-app")
-    app["runtime"].update(version="iOS 18.2")  # an app's result: its own name and version
+    app["runtime"].update(version="iOS 18.2", extra={})  # an app's result: its own name and version
     assert cell(app, "Runtime") == "coreml iOS 18.2"
     app["runtime"].update(version=None)
     assert cell(app, "Runtime") == "coreml"

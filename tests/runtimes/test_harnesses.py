@@ -59,6 +59,7 @@ def test_harness_matches_torch_reference(artifacts: Path, runtime: str) -> None:
         assert h.fixed_batch == (None if runtime == "onnx" else 1)
         info = h.info()
         assert info.name == runtime and info.version and info.threads == 1 and info.provider
+        assert info.extra["package"] == {"onnx": "onnxruntime", "tflite": "ai-edge-litert"}[runtime]
         assert h.load_time_ms is not None and h.load_time_ms > 0
 
 
