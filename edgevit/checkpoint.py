@@ -136,6 +136,9 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
 
     path = Path(path)
     if not path.is_dir():
+        if path.exists():
+            raise CheckpointError(f"{path} is a file; a checkpoint is a folder such as runs/NAME/best "
+                                  "(config.json, model.safetensors, labels.json, ...)")
         raise CheckpointError(f"checkpoint directory not found: {path}")
     try:
         cfg = config_from_dict(_read_json(path / CONFIG_FILE))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import typer
 
 from edgevit import __version__
 from edgevit.errors import EdgevitError
-from edgevit.runtimes.files import one_line
+from edgevit.runtimes.files import file_in_the_way, one_line
 from edgevit.runtimes.safe_text import terminal_safe
 
 app = typer.Typer(
@@ -93,6 +94,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def os_error_line(e: OSError) -> str:
     """`No space left on device: runs/x/last` rather than a traceback (the path says where)."""
+    if isinstance(e, (FileExistsError, NotADirectoryError)) and e.filename is not None:
+        blocker = file_in_the_way(e.filename)
+        if blocker is not None:  # `--out afile`: say what is wrong, not what mkdir saw
+            inside = "" if blocker == Path(e.filename) else f" (to hold {e.filename})"
+            return f"{blocker} is a file, where a folder is needed{inside}"
     where = e.filename if e.filename is not None else ""
     if e.filename2 is not None:
         where = f"{where} -> {e.filename2}"

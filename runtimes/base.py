@@ -205,7 +205,7 @@ def resolve_artifact(artifact: str | Path) -> tuple[Contract, Path]:
     if not p.exists():
         raise RuntimeHarnessError(f"artifact {p} does not exist")
     if p.suffix in SUFFIX_RUNTIME or (p.is_file() and p.suffix != ".json"):
-        contract, model = load_contract(p.parent), p  # the file given wins over the contract's `file`
+        contract, model = load_contract(p), p  # the file given wins over the contract's `file`
     elif p.is_file():  # the edgevit.json itself
         contract = load_contract(p)
         model = contract.model_file(p.parent)

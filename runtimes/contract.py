@@ -185,7 +185,9 @@ def find_contract(artifact: str | Path) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    raise ContractError(f"no {CONTRACT_FILENAME} found for {artifact} (every edgevit artifact ships one beside it)")
+    where = "in" if p.is_dir() else "beside"
+    raise ContractError(f"no {CONTRACT_FILENAME} {where} {artifact}: give an export folder "
+                        "(CHECKPOINT/export/<target>-<precision>) or the model file inside one")
 
 
 def load_contract(artifact: str | Path) -> Contract:

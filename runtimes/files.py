@@ -204,6 +204,15 @@ def confined_path(root: str | Path, name: str) -> Path:
     return path
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The first part of `path` that exists and is not a folder (so no folder can be made at `path`), or None."""
+    p = Path(path)
+    for part in [*reversed(p.parents), p]:
+        if part.exists() and not part.is_dir():
+            return part
+    return None
+
+
 def one_line(e: BaseException | str, limit: int = 400) -> str:
     """An error message (often multi-line, C++-flavoured) as one short line for `error:` output."""
     text = " ".join(str(e).split()) or (type(e).__name__ if isinstance(e, BaseException) else "")

@@ -155,16 +155,19 @@ def register(app: typer.Typer) -> None:
                             app=app_name, app_out=app_out)
         for t, p, why in plan_targets(req)[1]:
             console.print(f"skipped {t} {p}: {why}", highlight=False, markup=False)
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        if not console.is_terminal:  # piped or logged: no spinner (rich would leave a blank line behind)
+            results = export_checkpoint(req)
+        else:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=_live_console(console), transient=True) as prog:
-            task = prog.add_task("loading checkpoint", total=None)
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                          console=_live_console(console), transient=True) as prog:
+                task = prog.add_task("loading checkpoint", total=None)
 
-            def say(tag: str, msg: str) -> None:
-                prog.update(task, description=f"{tag}: {msg}")
+                def say(tag: str, msg: str) -> None:
+                    prog.update(task, description=f"{tag}: {msg}")
 
-            results = export_checkpoint(req, progress=say)
+                results = export_checkpoint(req, progress=say)
         _print_results(console, results)
         if as_json:
             typer.echo(json.dumps([{"target": r.plan.fmt.name, "precision": r.plan.precision, "quant": r.plan.quant,

@@ -144,3 +144,21 @@ def test_bench_report_skips_hostile_result_files(tmp_path: Path, capsys) -> None
     with pytest.raises(SystemExit) as e:
         BenchJob.from_argv(["--job", "[" * 100000 + "]" * 100000])
     assert e.value.code == 2
+
+
+def test_a_file_where_a_folder_belongs(ckpt: Path, tmp_path: Path, capsys) -> None:
+    """A file given as --out, checkpoint or artifact: one line that names the file and says what was expected."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    cases = {
+        ("export", "--checkpoint", str(ckpt), "--target", "onnx", "--out", str(afile / "sub")): "is a file, where a folder",
+        ("train", "--model", "vit_test", *TINY, "--out", str(afile)): "is a file, where a folder is needed",
+        ("eval", "--checkpoint", str(afile), "--data", "digits"): "a checkpoint is a folder",
+        ("bench", "--artifact", str(afile)): f"no edgevit.json beside {afile}",
+        ("info", str(afile)): f"no edgevit.json beside {afile}",
+    }
+    for cmd, needle in cases.items():
+        code, out, err = run_cli(list(cmd), capsys)
+        assert code == 1 and needle in one_error_line(err) and str(afile) in one_error_line(err), (cmd, err)
+        assert not out.strip(), (cmd, out)  # nothing on stdout before the error (no blank progress line)
+    assert afile.read_text() == "not a folder"
