@@ -57,10 +57,10 @@ def train(args: TrainArgs, given: dict[str, Any] | None = None, resume: bool = F
         t0 = time.perf_counter()
         local = int(os.environ.get("LOCAL_WORLD_SIZE", d.world_size))
         hardware.set_threads(args.threads or hardware.default_threads(local))
-        warn = hardware.oversubscription(torch.get_num_threads(), local) if d.is_main else None
-        if warn:
-            console.print(f"[yellow]warning:[/] {warn}", highlight=False)
         run = prepare(args, given, resume, d)
+        warn = hardware.oversubscription(torch.get_num_threads(), local) if d.is_main else None
+        if warn:  # after the checks: a start that fails says only why
+            console.print(f"[yellow]warning:[/] {warn}", highlight=False)
         if d.is_main:  # the start is valid: the run folder may now appear, with the resolved arguments
             atomic_write_text(run.out / ARGS_FILE, args_yaml(run.args))
         quiet = Console(quiet=True)
