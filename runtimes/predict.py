@@ -335,8 +335,10 @@ def render_report(report: dict[str, Any]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from edgevit.runtimes.report import runtime_cell
+
     rt, files = report["runtime"], report["files"]
-    title = (f"{report['model']} · {rt['name']} {rt.get('version') or ''} · {report['precision']}"
+    title = (f"{report['model']} · {runtime_cell(rt)} · {report['precision']}"
              f"{' · ' + str(rt['threads']) + ' threads' if rt.get('threads') else ''}")
     t = Table(title=Text(terminal_safe(title)), title_justify="left")
     notes = any(f["notes"] or not f["ok"] for f in files)

@@ -56,7 +56,8 @@ def test_predict_report_escapes_labels_paths_and_errors() -> None:
     from edgevit.runtimes.predict import failure_line, render_report
 
     top = [{"label": EVIL, "index": 0, "prob": 0.9}, {"label": EVIL, "index": 1, "prob": 0.1}]
-    report = {"artifact": "a", "model": EVIL, "runtime": {"name": "onnx", "version": EVIL, "threads": 1},
+    report = {"artifact": "a", "model": EVIL, "runtime": {"name": "onnx", "version": EVIL, "threads": 1,
+                                                          "extra": {"package": EVIL}},
               "precision": EVIL, "input": {}, "topk": 2, "load_ms": 1.0, "warmup_runs": 1,
               "files": [{"path": EVIL_FILE, "ok": True, "top": top, "latency_ms": 1.0, "preprocess_ms": 1.0,
                          "size": [4, 4], "channels": 3, "notes": [EVIL], "error": None},
