@@ -23,7 +23,6 @@ import json
 import math
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from edgevit.errors import ExportError
 from edgevit.runtimes.contract import CONTRACT_FILENAME, Contract, load_contract
-from edgevit.runtimes.files import one_line, swap_dir
+from edgevit.runtimes.files import one_line, staging_dir, swap_dir
 
 if TYPE_CHECKING:
     from edgevit.runtimes.evalset import EvalSet
@@ -113,7 +112,7 @@ def write_app_bundle(
         raise ExportError("the last label is empty: labels.txt would lose it (trailing empty lines are dropped)")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    tmp = staging_dir(dest.parent, f".{dest.name}.tmp-")
     try:
         model_name = MODEL_NAMES[app]
         if app == "android":

@@ -17,7 +17,6 @@ import contextlib
 import importlib
 import importlib.util
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from edgevit.export.metadata import build_contract, contract_text
 from edgevit.export.validate import ValidationReport, check_numbers, check_static_form, check_structure
 from edgevit.runtimes.base import path_size
 from edgevit.runtimes.evalset import EvalSet
-from edgevit.runtimes.files import file_in_the_way, one_line, swap_dir
+from edgevit.runtimes.files import file_in_the_way, one_line, staging_dir, swap_dir
 
 Progress = Callable[[str, str], None]  # (target tag, message)
 
@@ -52,6 +51,7 @@ class ExportResult:
     error: str | None = None
     published: bool = False
     contract: Any = None
+    app_bundle: Path | None = None  # the sample app's bundle written from this artifact (--app)
 
     @property
     def ok(self) -> bool:
@@ -273,8 +273,7 @@ def _attempt(res: ExportResult, tag: str, say: Progress) -> Iterator[float]:
 @contextlib.contextmanager
 def _staging(out_root: Path, tag: str) -> Iterator[Path]:
     """A temp folder beside the final one (same file system: the publish is a rename); removed unless published."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{tag}.tmp-", dir=out_root))
-    tmp.chmod(0o755)  # mkdtemp makes 0700; the published folder should read like any other
+    tmp = staging_dir(out_root, f".{tag}.tmp-")
     try:
         yield tmp
     finally:
@@ -391,8 +390,8 @@ def _bundle(req: ExportRequest, results: list[ExportResult], say: Progress) -> N
     res = next((r for r in results if r.plan.fmt.name == need and r.published), None)
     if res is None:
         raise ExportError(f"--app {req.app}: no valid {need} artifact to bundle")
-    dest = write_app_bundle(res.file, res.contract, req.app, req.app_out)
-    say(need, f"app bundle written to {dest}")
+    res.app_bundle = write_app_bundle(res.file, res.contract, req.app, req.app_out)
+    say(need, f"app bundle written to {res.app_bundle}")
 
 
 def raise_for_failures(results: list[ExportResult]) -> None:

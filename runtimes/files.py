@@ -130,6 +130,16 @@ def swap_dir(tmp: str | Path, dest: str | Path) -> Path:
     return dest
 
 
+def staging_dir(parent: str | Path, prefix: str) -> Path:
+    """A fresh temp folder in `parent` (the final folder's file system: publishing it is a rename), with the
+    mode a plain mkdir gives (mkdtemp makes 0700, which a published folder or an app's assets should not keep)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
 def write_dir_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_dir)` on a fresh temp folder beside `path`, then `swap_dir` it in as `path`."""
     path = Path(path)

@@ -85,6 +85,10 @@ def _print_results(console, results) -> None:
     roots = sorted({str(r.folder.parent) for r in results if r.folder})
     if roots:
         console.print(Text(f"artifacts in {', '.join(roots)}"), highlight=False)
+    for r in results:
+        if r.app_bundle is not None:
+            console.print(Text(f"app bundle ({r.folder.name if r.folder else r.plan.tag}) in {r.app_bundle}"),
+                          highlight=False)
     for line in _next_steps(results, roots):
         console.print(Text(line), highlight=False)
 
@@ -94,6 +98,10 @@ def _next_steps(results, roots: list[str]) -> list[str]:
     import shlex
 
     lines = [f"next: edgevit bench {shlex.quote(root)}" for root in roots if any(r.ok for r in results)]
+    for r in results:
+        if r.app_bundle is not None:
+            app = "apps/android" if r.plan.fmt.name == "tflite" else "apps/ios"
+            lines.append(f"next: build and run the sample app in {app} (its README.md says how)")
     if any(r.ok and r.plan.fmt.name == "tflite" and r.plan.quant == "dynamic" for r in results):
         lines.append("tip: --quant static (calibrated on the checkpoint's data) runs int8 faster on LiteRT")
     return lines
@@ -172,6 +180,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps([{"target": r.plan.fmt.name, "precision": r.plan.precision, "quant": r.plan.quant,
                                     "routing": r.routing, "folder": str(r.folder) if r.folder else None,
+                                    "app_bundle": str(r.app_bundle) if r.app_bundle else None,
                                     "size_bytes": r.size_bytes, "seconds": round(r.total_seconds, 2),
                                     "ok": r.ok, "error": r.error,
                                     "validation": r.report.to_dict() if r.report else None} for r in results],

@@ -160,3 +160,20 @@ def test_a_published_export_says_what_to_run_next(capsys, checkpoint_factory, tm
                              "--quant", "static", "--calib-images", "8", "--eval-images", "8", "-o", str(out_dir))
     assert code == 0, err
     assert not any(ln.startswith("tip:") for ln in out.splitlines())  # static is what the tip would suggest
+
+
+def test_an_app_export_says_where_the_bundle_went(capsys, checkpoint_factory, tmp_path):
+    """The bundle's place stays on screen (it was only in the vanishing progress line) and reads like any folder."""
+    import os
+
+    bundle = tmp_path / "assets"
+    code, out, err = run_cli(capsys, "-c", str(checkpoint_factory("vit_test")), "-t", "tflite", "--app", "android",
+                             "--app-out", str(bundle), "--eval-images", "8", "-o", str(tmp_path / "x"))
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert f"app bundle (tflite-fp32) in {bundle}" in lines
+    assert "next: build and run the sample app in apps/android (its README.md says how)" in lines
+    umask = os.umask(0)
+    os.umask(umask)
+    for folder in (bundle, tmp_path / "x" / "tflite-fp32"):  # not mkdtemp's 0700
+        assert folder.stat().st_mode & 0o777 == 0o777 & ~umask, oct(folder.stat().st_mode)
