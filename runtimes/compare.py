@@ -103,6 +103,9 @@ class CompareOptions:
     # dataset spec -> EvalSet; the workstation passes edgevit.data.evalset.load_eval_set (a device reads only
     # the shipped digits or an .npz, which is what this default does)
     load_eval_set: Callable[[str, int | None], EvalSet] = load_eval_set
+    # checkpoint folder -> the eval set its torch reference is scored on (the workstation passes the dataset it
+    # was trained on, as its exports were validated on); None: the shipped digits
+    checkpoint_eval_set: Callable[[Path], str] | None = None
 
 
 def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> list[dict[str, Any]]:
@@ -129,7 +132,7 @@ def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> lis
                 where = f" on {device}" if device.kind != "local" and job.runtime != "torch" else ""
                 progress(f"[{i + 1}/{len(jobs)}] {job.runtime} {job.artifact}{where}"
                          + (f" ({job.threads} threads)" if job.threads else ""))
-            spec = _data_spec(job, opts.job.data)
+            spec = _data_spec(job, opts)
             data_npz = (_data_npz(spec, opts, tmpdir, data_files) if spec != SHIPPED else None)
             model = job.model
             ref = refs.get(model) if model in refs else (next(iter(refs.values())) if len(refs) == 1 else None)
@@ -152,9 +155,12 @@ def run_jobs(jobs: list[Job], opts: CompareOptions, progress: Any = None) -> lis
     return results
 
 
-def _data_spec(job: Job, data: str | None) -> str:
-    if data:
-        return data
+def _data_spec(job: Job, opts: CompareOptions) -> str:
+    """The eval set of one job: --data, else the checkpoint's own (a torch job), else the contract's."""
+    if opts.job.data:
+        return opts.job.data
+    if job.runtime == "torch" and opts.checkpoint_eval_set is not None:
+        return opts.checkpoint_eval_set(Path(job.artifact))
     try:
         spec = load_contract(job.artifact).eval_set or SHIPPED
     except Exception:

@@ -69,6 +69,16 @@ def _load_eval_set(spec: str, limit: int | None):
     return load_eval_set(spec, limit)
 
 
+def _checkpoint_eval_set(checkpoint: Path) -> str:
+    """A checkpoint is scored on its own dataset's test split, as its exports were validated (the shipped
+    digits when that dataset is not on this machine, as `export` falls back): torch and its exports side by side
+    then read the same images."""
+    from edgevit.checkpoint import read_checkpoint_info
+    from edgevit.data.evalset import split_or_shipped
+
+    return split_or_shipped(read_checkpoint_info(checkpoint).dataset, "test", 1).name
+
+
 class _BenchGroup(TyperGroup):
     """`edgevit bench PATH...` reads as `edgevit bench --artifact PATH...`.
 
@@ -116,7 +126,8 @@ def register(app: typer.Typer) -> None:
         time_budget: float = typer.Option(None, "--time", help="Time budget in seconds for timed runs (instead of --runs)."),
         batch: int = typer.Option(1, help="Batch size of the timed runs."),
         large_batch: int = typer.Option(32, help="Batch size for the throughput run (0: skip)."),
-        data: str = typer.Option(None, help="Eval set: digits (shipped, default) | FILE.npz | a dataset spec."),
+        data: str = typer.Option(None, help="Eval set: digits (shipped) | FILE.npz | a dataset spec (default: each artifact's own, "
+                                 "named in its edgevit.json; a checkpoint's training dataset)."),
         limit: int = typer.Option(None, help="Use only the first N eval images."),
         reference: Path = typer.Option(None, help="Checkpoint whose torch logits are the top-1 agreement reference."),
         option: list[str] = typer.Option(None, "--option", "-O", help="Runtime option key=value (repeatable), e.g. "
@@ -157,6 +168,7 @@ def register(app: typer.Typer) -> None:
         jobs = plan_jobs(list(artifact or []), list(runtime or []) or None, list(threads or []) or None, reference)
         template = BenchJob(options=parse_options(option), protocol=cfg, data=data)
         opts = CompareOptions(job=template, device=device, load_eval_set=_load_eval_set,
+                              checkpoint_eval_set=_checkpoint_eval_set,
                               isolate=isolate, timeout=timeout, remote_python=remote_python,
                               ssh_options=list(ssh_option or []), benchmark_model=benchmark_model, adb=adb)
         err = _console(stderr=True)

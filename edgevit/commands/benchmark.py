@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
                                  "(default runs/benchmark/<checkpoint's run>)."),
         threads: int = typer.Option(None, "--threads", help="Bench threads (default: each runtime's)."),
         runs: int = typer.Option(100, help="Timed runs per artifact."),
-        data: str = typer.Option(None, help="Eval set (default: the shipped digits)."),
+        data: str = typer.Option(None, help="Eval set (default: the checkpoint's own dataset, test split)."),
         limit: int = typer.Option(None, help="Use only the first N eval images."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
         plot: bool = typer.Option(None, "--plot/--no-plot", help="Write report.png (default: when matplotlib "
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Export every target x precision available here, validate, bench, and print one table."""
         from rich.text import Text
 
-        from edgevit.commands.bench import _console, _load_eval_set, _outputs
+        from edgevit.commands.bench import _checkpoint_eval_set, _console, _load_eval_set, _outputs
         from edgevit.export.pipeline import ExportRequest, export_checkpoint, plan_targets
         from edgevit.runtimes.compare import CompareOptions, plan_jobs, run_jobs
         from edgevit.runtimes.job import BenchConfig, BenchJob
@@ -72,7 +72,8 @@ def register(app: typer.Typer) -> None:
         if folders:
             cfg = BenchConfig(runs=runs, batch=1, eval_limit=limit)
             jobs = plan_jobs(folders, None, [threads] if threads else None, reference=ckpt)
-            opts = CompareOptions(job=BenchJob(protocol=cfg, data=data), load_eval_set=_load_eval_set)
+            opts = CompareOptions(job=BenchJob(protocol=cfg, data=data), load_eval_set=_load_eval_set,
+                                  checkpoint_eval_set=_checkpoint_eval_set)
             results = run_jobs(jobs, opts, progress=lambda msg: err.print(Text(msg, style="dim"), highlight=False))
         _outputs(results + rows, out / "results", as_json, plot, write_each=True)
         if not any(r.get("status") == "ok" for r in results):
