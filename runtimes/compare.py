@@ -160,7 +160,10 @@ def _data_spec(job: Job, opts: CompareOptions) -> str:
     if opts.job.data:
         return opts.job.data
     if job.runtime == "torch" and opts.checkpoint_eval_set is not None:
-        return opts.checkpoint_eval_set(Path(job.artifact))
+        try:
+            return opts.checkpoint_eval_set(Path(job.artifact))
+        except Exception:  # an unreadable checkpoint: its own job reports why
+            return SHIPPED
     try:
         spec = load_contract(job.artifact).eval_set or SHIPPED
     except Exception:

@@ -43,9 +43,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a published file gets the usual mode
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a published file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -134,10 +132,15 @@ def staging_dir(parent: str | Path, prefix: str) -> Path:
     """A fresh temp folder in `parent` (the final folder's file system: publishing it is a rename), with the
     mode a plain mkdir gives (mkdtemp makes 0700, which a published folder or an app's assets should not keep)."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    tmp.chmod(0o777 & ~_umask())
+    return tmp
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
     umask = os.umask(0)
     os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
-    return tmp
+    return umask
 
 
 def write_dir_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -48,5 +48,7 @@ def test_which_eval_set_a_job_gets(tmp_path: Path) -> None:
     opts = CompareOptions(checkpoint_eval_set=lambda p: f"set of {p.name}")
     assert _data_spec(Job(ckpt, "torch", None, reference=True), opts) == "set of ck"
     assert _data_spec(Job(ckpt, "torch", None), CompareOptions()) == "digits"  # a device: no workstation reader
+    unreadable = CompareOptions(checkpoint_eval_set=_checkpoint_eval_set)  # `ck` does not exist: its job says so
+    assert _data_spec(Job(ckpt, "torch", None), unreadable) == "digits"
     given = CompareOptions(job=BenchJob(data="fashion-mnist"), checkpoint_eval_set=lambda p: "other")
     assert _data_spec(Job(ckpt, "torch", None), given) == "fashion-mnist"  # --data wins
