@@ -177,3 +177,5 @@ def test_an_app_export_says_where_the_bundle_went(capsys, checkpoint_factory, tm
     os.umask(umask)
     for folder in (bundle, tmp_path / "x" / "tflite-fp32"):  # not mkdtemp's 0700
         assert folder.stat().st_mode & 0o777 == 0o777 & ~umask, oct(folder.stat().st_mode)
+        contract = folder / "edgevit.json"  # nor mkstemp's 0600
+        assert contract.stat().st_mode & 0o777 == 0o666 & ~umask, oct(contract.stat().st_mode)
