@@ -57,12 +57,19 @@ def section() -> str:
             parts.append(f"![latency {tag}](benchmarks/results/latency-{tag}.png)\n")
     for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
         parts.append(targets_section(f))
-    if (RESULTS / "ort-ops.md").exists():  # benchmarks/ort_ops.py: single kernels at the flagship's shapes
-        parts.append((RESULTS / "ort-ops.md").read_text())
+    parts += part_tables()
     notes = RESULTS / "findings.md"
     if notes.exists():
         parts.append(notes.read_text())
     return "\n".join(parts)
+
+
+# the flagship's pieces timed alone: single onnxruntime kernels (ort_ops.py), LiteRT's float parts (litert_parts.py)
+PART_TABLES = ("ort-ops.md", "litert-parts.md")
+
+
+def part_tables() -> list[str]:
+    return [(RESULTS / name).read_text() for name in PART_TABLES if (RESULTS / name).exists()]
 
 
 def targets_section(f: Path) -> str:
@@ -175,8 +182,7 @@ def summary() -> str:
         parts.append(budget_section(f))
     for f in sorted(RESULTS.glob("targets-*.json"), key=quick_variant_last):
         parts.append(targets_section(f))
-    if (RESULTS / "ort-ops.md").exists():  # benchmarks/ort_ops.py: single kernels at the flagship's shapes
-        parts.append((RESULTS / "ort-ops.md").read_text())
+    parts += part_tables()
     for f in sorted(RESULTS.glob("latency-*.json"), key=quick_variant_last):
         meta = json.loads(f.read_text())["meta"]
         parts.append(f"### Fastest export per model: trained on {meta['data']} (batch 1, {meta['machine']})\n")
