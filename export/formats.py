@@ -81,7 +81,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            ("dynamic", "static", "weight"), ("NCHW", "NHWC"), "tflite",
            ("litert_torch", "ai_edge_litert", "ai_edge_quantizer"),
            embeds="model metadata buffer 'edgevit'", calibrated=("static",),
-           int8_note="static (calibrated on the checkpoint's data) runs fastest in LiteRT; dynamic needs no data"),
+           int8_note="static (calibrated on the checkpoint's data) runs fastest in LiteRT once the model is "
+                     "trained (near-tied logits of an untrained one miss the 90% agreement check); dynamic needs "
+                     "no data"),
     Format("executorch", "ExecuTorch (XNNPACK)", "model.pte", "edgevit.export.executorch", "executorch",
            ("fp32", "int8"), ("dynamic", "static"), ("NCHW",), "executorch", ("executorch",), embeds="",
            calibrated=("static",)),

@@ -394,6 +394,13 @@ def _bundle(req: ExportRequest, results: list[ExportResult], say: Progress) -> N
     say(need, f"app bundle written to {res.app_bundle}")
 
 
+def _retry_hint(r: ExportResult) -> str:
+    """Static int8 that failed its numbers: the calibrated ranges cost agreement (a briefly trained model's
+    near-tied logits flip); the dynamic scheme, which measures each input's range, usually passes."""
+    static_failed = r.error is None and r.plan.quant == "static" and "dynamic" in r.plan.fmt.quant
+    return "; try --quant dynamic" if static_failed else ""
+
+
 def raise_for_failures(results: list[ExportResult]) -> None:
     """One clear error when any target failed (after every target has had its turn)."""
     bad = [r for r in results if not r.ok]
@@ -403,6 +410,6 @@ def raise_for_failures(results: list[ExportResult]) -> None:
     for r in bad:
         what = r.error or (r.report.failure() if r.report else "failed")
         kept = " (kept: --keep-invalid)" if r.published else " (no artifact written)"
-        parts.append(f"{_tag(r.plan, r.routing)}: {what}{kept}")
+        parts.append(f"{_tag(r.plan, r.routing)}: {what}{kept}{_retry_hint(r)}")
     cls = ExportError if any(r.error for r in bad) else ValidationError
     raise cls("; ".join(parts))

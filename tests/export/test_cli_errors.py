@@ -179,3 +179,22 @@ def test_an_app_export_says_where_the_bundle_went(capsys, checkpoint_factory, tm
         assert folder.stat().st_mode & 0o777 == 0o777 & ~umask, oct(folder.stat().st_mode)
         contract = folder / "edgevit.json"  # nor mkstemp's 0600
         assert contract.stat().st_mode & 0o777 == 0o666 & ~umask, oct(contract.stat().st_mode)
+
+
+def test_a_static_int8_that_misses_its_numbers_points_to_dynamic():
+    from edgevit.errors import ValidationError
+    from edgevit.export.pipeline import ExportResult, raise_for_failures
+    from edgevit.export.validate import ValidationReport
+
+    def failed(quant: str) -> ExportResult:
+        report = ValidationReport("tflite", "int8")
+        report.add("top-1 agreement with PyTorch", False, "60.9% of 128 images (needs >= 90%)")
+        plan = check_request(FORMATS["tflite"], precision="int8", quant=quant,
+                             calib_images=8 if quant == "static" else None)
+        return ExportResult(plan, "static", report=report)
+
+    with pytest.raises(ValidationError, match=r"\(no artifact written\); try --quant dynamic$"):
+        raise_for_failures([failed("static")])
+    with pytest.raises(ValidationError) as e:
+        raise_for_failures([failed("dynamic")])
+    assert "try --quant" not in str(e.value)
