@@ -10,8 +10,10 @@ alone 20%, and on mmoe_vit_xxs, whose argmax rounds split the graph into 10 XNNP
   LayerNorm kept a MUL and an ADD over every token.
 - `SwiGLU` -> `FusedSwiGLU`: w1 and v stacked into one linear (one GEMM instead of two, as `StaticTokenMoE`'s
   `w_in`), so the norm before it has a single reader to fold into.
-- `GroupedAttention` -> `LiteRTAttention`: softmax written as exp(s - max s) * (1 / sum): XNNPACK's
-  reduce-max / subtract / exp / sum / multiply ran faster than its SOFTMAX op on the (Hkv, rep*N, N) scores.
+- `GroupedAttention` -> `LiteRTAttention`: up to 127 keys per query, softmax written as
+  exp(s - max s) * (1 / sum): XNNPACK's reduce-max / subtract / exp / sum / multiply ran faster than its
+  SOFTMAX op on the (Hkv, rep*N, N) scores of 65 tokens; from 128 keys on, the SOFTMAX op is faster (1.76x at
+  257 tokens) and is kept.
 - `StaticTokenMoE` -> `LiteRTTokenMoE`: the top-k mask from each expert's rank, in subtractions, CEIL and
   sums (`rank_topk_mask`), where ARG_MAX / ONE_HOT / SELECT ran in TFLite's own kernels between partitions.
 
@@ -33,12 +35,20 @@ from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form, re
 from edgevit.models.layers.mlp import Mlp, SwiGLU
 from edgevit.models.vit import Block, VisionTransformer
 
+#: keys per query from which XNNPACK's SOFTMAX op beats the spelled-out softmax (`benchmarks/litert_parts.py`,
+#: the attention core alone, per block: 65 keys 38.8 vs 42.9 us, 122 keys 113 vs 113, 145 keys 158 vs 143,
+#: 257 keys 695 vs 396 us: the spelled-out form makes five passes over the scores, the op fewer)
+SOFTMAX_OP_FROM_KEYS = 128
+
 
 class LiteRTAttention(GroupedAttention):
-    """`GroupedAttention` with the softmax spelled out in ops XNNPACK runs faster than its SOFTMAX."""
+    """`GroupedAttention` whose softmax takes the faster of two forms in XNNPACK for its number of keys:
+    spelled out (max, subtract, exp, sum, multiply) for short rows, the SOFTMAX op for long ones."""
 
     @staticmethod
     def normalize(scores: torch.Tensor) -> torch.Tensor:
+        if scores.shape[-1] >= SOFTMAX_OP_FROM_KEYS:  # shapes are static at export: one form per graph
+            return scores.softmax(dim=-1)
         e = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
         return e * (1.0 / e.sum(dim=-1, keepdim=True))
 

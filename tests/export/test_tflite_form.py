@@ -14,6 +14,7 @@ from torch import nn
 from edgevit.export import tflite as tflite_target
 from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form, to_static, topk_mask
 from edgevit.export.tflite_form import (
+    SOFTMAX_OP_FROM_KEYS,
     FusedSwiGLU,
     LiteRTAttention,
     LiteRTTokenMoE,
@@ -128,8 +129,9 @@ def test_as_form_shares_everything_but_the_class():
         as_form(moe, LiteRTAttention)
 
 
-def test_litert_attention_weights_are_a_softmax():
-    scores = torch.randn(2, 3, 10, 7, generator=torch.Generator().manual_seed(2)) * 30
+@pytest.mark.parametrize("keys", [7, SOFTMAX_OP_FROM_KEYS - 1, SOFTMAX_OP_FROM_KEYS, 200])
+def test_litert_attention_weights_are_a_softmax(keys):
+    scores = torch.randn(2, 3, 10, keys, generator=torch.Generator().manual_seed(2)) * 30
     assert torch.allclose(LiteRTAttention.normalize(scores), scores.softmax(-1), atol=1e-6)
 
 
@@ -158,6 +160,14 @@ def test_litert_runs_the_form_like_pytorch_without_softmax_op_or_norm_affines(tm
     blocks = len(model.blocks)
     assert ops["SOFTMAX"] == 0 and ops["EXP"] == blocks
     assert ops["FULLY_CONNECTED"] == 4 * blocks + 1  # qkv, proj, w1|v, w2 per block; the head
+
+
+def test_litert_keeps_the_softmax_op_for_long_rows(tmp_path):
+    """From SOFTMAX_OP_FROM_KEYS keys on, XNNPACK's SOFTMAX op is the faster form: the file has it, not EXP."""
+    model = make_model("vit_test", mlp_kind="swiglu", num_kv_heads=2, img_size=48, patch_size=4)
+    assert model.config.num_tokens >= SOFTMAX_OP_FROM_KEYS
+    ops = _export_and_compare(model, _inputs(model, 2, seed=7), tmp_path / "m.tflite")
+    assert ops["SOFTMAX"] == len(model.blocks) and ops["EXP"] == 0
 
 
 def test_litert_runs_the_token_router_in_one_xnnpack_partition(tmp_path):
