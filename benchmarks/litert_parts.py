@@ -2,19 +2,21 @@
 
 LiteRT's dynamic int8 quantizes only the linear layers (`litert_replica.py` times them alone); everything else
 stays float in both files, so it bounds what dynamic int8 can gain. This script converts, from a checkpoint's
-LiteRT export form (`to_tflite_form(to_static(model))`), the parts of a block that are not linear layers, each
+(or an untrained registered model's) LiteRT export form (`to_tflite_form(to_static(model))`), the parts of a block that are not linear layers, each
 on its own with its linear layers replaced by a cheap stand-in (repeating or cutting the feature dim), and
 times them interleaved at batch 1 on 1 thread, 9 copies per file (over the per-call cost):
 
-- the attention core as exported (heads laid out, the two batched products, softmax spelled out, heads back);
-- the same core with the attention weights left unnormalised (what the products and layout cost) and with
-  the SOFTMAX op instead of the spelled-out form;
+- the attention core as exported (heads laid out, the two batched products, the softmax, heads back);
+- the same core with the attention weights left unnormalised (what the products and layout cost), with the
+  SOFTMAX op and with the softmax spelled out (the form takes the faster of the two for its row length:
+  `tflite_form.SOFTMAX_OP_FROM_KEYS`);
 - the same core normalising the product's output instead of the weights (exp(s) @ v / sum exp(s)): exact
   too, and fewer elements to scale;
 - the MoE between `w_in` and `w2` (router softmax, top-k mask from ranks, SiLU, expert mix);
 - a LayerNorm whose affine is folded into its reader, and one whose affine stays.
 
     python benchmarks/litert_parts.py --checkpoint runs/targets/mmoe_vit_xxs/best   # results/litert-parts.*
+    python benchmarks/litert_parts.py --model mmoe_vit_xxs --img-size 36 --out /tmp   # 145 tokens, untrained
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def parts(block, dim: int) -> dict:
     import torch
 
     from edgevit.export.routing import GroupedAttention
+    from edgevit.export.tflite_form import spelled_out_softmax
 
     def core(normalize=None, after=False):
         attn = copy.deepcopy(block.attn)
@@ -81,6 +84,7 @@ def parts(block, dim: int) -> dict:
     out = {"attention core (as exported)": core(),
            "attention core, weights unnormalised": core(normalize=lambda s: s),
            "attention core, SOFTMAX op": core(normalize=GroupedAttention.normalize),
+           "attention core, softmax spelled out": core(normalize=spelled_out_softmax),
            "attention core, output normalised": core(after=True),
            "LayerNorm, affine folded": block.norm1,
            "LayerNorm, affine kept": _kept_affine(dim)}
@@ -140,8 +144,12 @@ def time_files(files: dict[str, tuple[Path, np.ndarray]], rounds: int, runs: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", type=Path, required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path)
+    src.add_argument("--model", help="a registered model, untrained (times do not depend on the weights)")
+    ap.add_argument("--img-size", type=int, help="with --model: the input side (more tokens, longer rows)")
     ap.add_argument("--block", type=int, action="append", help="block index (repeatable; default first and last)")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="folder for litert-parts.{json,md}")
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--runs", type=int, default=200)
     a = ap.parse_args()
@@ -153,7 +161,13 @@ def main() -> None:
     from edgevit.export.routing import to_static
     from edgevit.export.tflite_form import to_tflite_form
 
-    model, info = load_checkpoint(a.checkpoint)
+    if a.checkpoint:
+        model, info = load_checkpoint(a.checkpoint)
+        name = info.model_name
+    else:
+        from edgevit.registry import create_model
+
+        model, name = create_model(a.model, **({"img_size": a.img_size} if a.img_size else {})).eval(), a.model
     form = to_tflite_form(to_static(model)).eval()
     blocks = a.block or [0, len(form.blocks) - 1]
     tokens = model.config.num_tokens  # patches (+ the class token)
@@ -169,16 +183,19 @@ def main() -> None:
                 files[f"block {b}: {name}"] = (path, x)
         us = time_files(files, a.rounds, a.runs)
     rows = [[k, f"{v / COPIES:.1f}"] for k, v in us.items()]
-    text = (f"### Where LiteRT's float time goes: {info.model_name}'s block parts alone (1 thread, fp32)\n\n"
+    source = f"--checkpoint {a.checkpoint}" if a.checkpoint else f"--model {a.model}" + (
+        f" --img-size {a.img_size}" if a.img_size else "")
+    text = (f"### Where LiteRT's float time goes: {name}'s block parts alone (1 thread, fp32)\n\n"
             + md_table(["part (linear layers replaced by stand-ins)", "us per block"], rows)
             + f"\n{tokens} tokens of width {dim}; each file holds {COPIES} copies of the part (the time per block is "
             f"its time / {COPIES}, the adds that chain the copies included). Median over {a.rounds} interleaved "
             f"rounds of each round's p50. {machine_line()}; {time.strftime('%Y-%m-%d')}. "
-            f"`python benchmarks/litert_parts.py --checkpoint {a.checkpoint}`\n")
-    write_json(RESULTS / "litert-parts.json", {"model": info.model_name, "machine": machine_line(),
+            f"`python benchmarks/litert_parts.py {source}`\n")
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_json(a.out / "litert-parts.json", {"model": name, "machine": machine_line(),
                                                "us_per_block": {k: v / COPIES for k, v in us.items()},
                                                "date": time.strftime("%Y-%m-%d")})
-    (RESULTS / "litert-parts.md").write_text(text)
+    (a.out / "litert-parts.md").write_text(text)
     print(text)
 
 

@@ -35,9 +35,10 @@ from edgevit.export.routing import GroupedAttention, StaticTokenMoE, as_form, re
 from edgevit.models.layers.mlp import Mlp, SwiGLU
 from edgevit.models.vit import Block, VisionTransformer
 
-#: keys per query from which XNNPACK's SOFTMAX op beats the spelled-out softmax (`benchmarks/litert_parts.py`,
-#: the attention core alone, per block: 65 keys 38.8 vs 42.9 us, 122 keys 113 vs 113, 145 keys 158 vs 143,
-#: 257 keys 695 vs 396 us: the spelled-out form makes five passes over the scores, the op fewer)
+#: keys per query from which XNNPACK's SOFTMAX op beats the spelled-out softmax (the attention core alone, per
+#: block, `benchmarks/litert_parts.py --model mmoe_vit_xxs --img-size S`: 65 keys 38.8 vs 42.9 us, 122 keys
+#: 113 vs 113, 145 keys 158 vs 143, 257 keys 695 vs 396 us: the spelled-out form makes five passes over the
+#: scores, the op fewer)
 SOFTMAX_OP_FROM_KEYS = 128
 
 
@@ -49,8 +50,13 @@ class LiteRTAttention(GroupedAttention):
     def normalize(scores: torch.Tensor) -> torch.Tensor:
         if scores.shape[-1] >= SOFTMAX_OP_FROM_KEYS:  # shapes are static at export: one form per graph
             return scores.softmax(dim=-1)
-        e = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
-        return e * (1.0 / e.sum(dim=-1, keepdim=True))
+        return spelled_out_softmax(scores)
+
+
+def spelled_out_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """softmax over the last dim as reduce-max, subtract, exp, sum and multiply (five XNNPACK ops)."""
+    e = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+    return e * (1.0 / e.sum(dim=-1, keepdim=True))
 
 
 def _positive(x: torch.Tensor) -> torch.Tensor:
