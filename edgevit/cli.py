@@ -14,7 +14,7 @@ import typer
 
 from edgevit import __version__
 from edgevit.errors import EdgevitError
-from edgevit.runtimes.files import file_in_the_way, one_line
+from edgevit.runtimes.files import file_in_the_way, not_a_folder, one_line
 from edgevit.runtimes.safe_text import terminal_safe
 
 app = typer.Typer(
@@ -98,7 +98,7 @@ def os_error_line(e: OSError) -> str:
         blocker = file_in_the_way(e.filename)
         if blocker is not None:  # `--out afile`: say what is wrong, not what mkdir saw
             inside = "" if blocker == Path(e.filename) else f" (to hold {e.filename})"
-            return f"{blocker} is a file, where a folder is needed{inside}"
+            return f"{not_a_folder(blocker)}{inside}"
     where = e.filename if e.filename is not None else ""
     if e.filename2 is not None:
         where = f"{where} -> {e.filename2}"

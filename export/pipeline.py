@@ -33,7 +33,7 @@ from edgevit.export.metadata import build_contract, contract_text
 from edgevit.export.validate import ValidationReport, check_numbers, check_static_form, check_structure
 from edgevit.runtimes.base import path_size
 from edgevit.runtimes.evalset import EvalSet
-from edgevit.runtimes.files import file_in_the_way, one_line, staging_dir, swap_dir
+from edgevit.runtimes.files import not_a_folder, one_line, staging_dir, swap_dir
 
 Progress = Callable[[str, str], None]  # (target tag, message)
 
@@ -139,9 +139,9 @@ def plan_export(req: ExportRequest) -> list[TargetPlan]:
         if need not in [p.fmt.name for p in plans]:
             raise ExportError(f"--app {req.app} bundles a {need} model: add {need} to --target")
     for flag, folder in (("--out", req.out), ("--app-out", req.app_out)):
-        blocker = file_in_the_way(folder) if folder else None
-        if blocker is not None:
-            raise ExportError(f"{flag} {folder}: {blocker} is a file, where a folder is needed")
+        why = not_a_folder(folder) if folder else None
+        if why:
+            raise ExportError(f"{flag} {folder}: {why}")
     for p in plans:
         for mod in p.fmt.requires:
             if importlib.util.find_spec(mod) is None:

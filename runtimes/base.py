@@ -100,7 +100,14 @@ class Harness:
         return ""
 
     def version(self) -> str:
-        return ""
+        """`package()`'s installed version, read from its metadata (no import: coremltools, for one, is slow to
+        import and useless off macOS); "" when unknown."""
+        from importlib import metadata
+
+        try:
+            return metadata.version(self.package()) if self.package() else ""
+        except metadata.PackageNotFoundError:
+            return ""
 
     def provider(self) -> str | None:
         return None

@@ -40,14 +40,6 @@ class CoreMLHarness(Harness):
     def package(self) -> str:
         return "coremltools"
 
-    def version(self) -> str:
-        from importlib import metadata
-
-        try:  # metadata, not an import: coremltools is slow to import and useless off macOS
-            return metadata.version(self.package())
-        except metadata.PackageNotFoundError:
-            return ""
-
     def provider(self) -> str | None:
         return self._units()
 

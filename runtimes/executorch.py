@@ -11,7 +11,6 @@ once per process: benches run each artifact in its own child process, so that ho
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -30,12 +29,6 @@ class ExecuTorchHarness(Harness):
 
     def package(self) -> str:
         return "executorch"
-
-    def version(self) -> str:
-        try:
-            return metadata.version(self.package())
-        except metadata.PackageNotFoundError:
-            return ""
 
     def provider(self) -> str | None:
         # what the exporter lowered to (recorded in the contract), XNNPACK being edgevit's default partitioner

@@ -226,6 +226,12 @@ def file_in_the_way(path: str | Path) -> Path | None:
     return None
 
 
+def not_a_folder(path: str | Path) -> str | None:
+    """Why no folder can be made at `path` ("X is a file, where a folder is needed"), or None when one can."""
+    blocker = file_in_the_way(path)
+    return None if blocker is None else f"{blocker} is a file, where a folder is needed"
+
+
 def one_line(e: BaseException | str, limit: int = 400) -> str:
     """An error message (often multi-line, C++-flavoured) as one short line for `error:` output."""
     text = " ".join(str(e).split()) or (type(e).__name__ if isinstance(e, BaseException) else "")

@@ -14,7 +14,7 @@ import torch
 
 from edgevit.checkpoint import load_checkpoint, read_checkpoint_info
 from edgevit.errors import ConfigError
-from edgevit.runtimes.files import file_in_the_way, recover_dir
+from edgevit.runtimes.files import not_a_folder, recover_dir
 from edgevit.train import recipe
 from edgevit.train.ddp import Dist
 from edgevit.train.recipe import TrainArgs
@@ -41,9 +41,9 @@ def resolve_args(args: TrainArgs, given: dict[str, Any], resume: bool) -> tuple[
     """Apply defaults and, for --resume, the saved run's args -> (args, out dir, checkpoint to resume or None).
     Without --out the folder is runs/<data>-<model> or --name, numbered so a new run never meets an old one."""
     out = run_dir(args.out, args.name, args.data, args.model_name(), args.task, resume)
-    blocker = file_in_the_way(out)
-    if blocker is not None:
-        raise ConfigError(f"--out {out}: {blocker} is a file, where a folder is needed")
+    why = not_a_folder(out)
+    if why:
+        raise ConfigError(f"--out {out}: {why}")
     last = out / LAST
     if out.is_dir():
         recover_dir(last)
